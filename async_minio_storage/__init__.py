@@ -1,0 +1,33 @@
+"""Async-first Django storage for MinIO and S3-compatible object stores.
+
+``await storage.asave(...)`` in async views; ``storage.save(...)``, ``FileField`` and the admin
+everywhere else. Drop-in for django-minio-backend: same ``MINIO_*`` settings, same class names.
+"""
+
+from .errors import MinioStorageError
+from .errors import StorageRequestError
+from .errors import StorageUnavailable
+from .files import AsyncMinioFile
+from .files import MinioFile
+from .health import MinioServerStatus
+from .names import iso_date_prefix
+from .storage import MinioBackend
+from .storage import MinioBackendStatic
+from .storage import MinioStaticStorage
+from .storage import MinioStorage
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AsyncMinioFile",
+    "MinioBackend",
+    "MinioBackendStatic",
+    "MinioFile",
+    "MinioServerStatus",
+    "MinioStaticStorage",
+    "MinioStorage",
+    "MinioStorageError",
+    "StorageRequestError",
+    "StorageUnavailable",
+    "iso_date_prefix",
+]

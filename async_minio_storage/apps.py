@@ -1,0 +1,60 @@
+"""The Django app: installs the management commands and the on-start consistency check."""
+
+from __future__ import annotations
+
+import sys
+
+from django.apps import AppConfig
+from django.conf import settings
+
+# Commands for which checking buckets at start-up makes no sense, or would break them (no
+# server during makemigrations in CI, for example).
+SKIP_CHECK_FOR_COMMANDS = frozenset(
+    {
+        "check",
+        "collectstatic",
+        "compilemessages",
+        "createcachetable",
+        "dbshell",
+        "diffsettings",
+        "help",
+        "initialize_buckets",
+        "makemessages",
+        "makemigrations",
+        "migrate",
+        "sendtestemail",
+        "shell",
+        "showmigrations",
+        "sqlflush",
+        "sqlmigrate",
+        "sqlsequencereset",
+        "squashmigrations",
+        "startapp",
+        "startproject",
+        "test",
+        "version",
+    }
+)
+
+
+def _running_command() -> str | None:
+    """The management command this process runs, if it was started by manage.py/django-admin."""
+    program = sys.argv[0].rsplit("/", 1)[-1] if sys.argv else ""
+    if program in ("manage.py", "django-admin", "django-admin.py", "__main__.py"):
+        return sys.argv[1] if len(sys.argv) > 1 else "help"
+    return None
+
+
+class AsyncMinioStorageConfig(AppConfig):
+    name = "async_minio_storage"
+    verbose_name = "Async MinIO storage"
+
+    def ready(self) -> None:
+        if getattr(settings, "MINIO_CONSISTENCY_CHECK_ON_START", False) is not True:
+            return
+        if _running_command() in SKIP_CHECK_FOR_COMMANDS:
+            return
+        from .consistency import acheck_buckets
+        from .consistency import run_on_own_loop
+
+        run_on_own_loop(acheck_buckets())

@@ -1,0 +1,144 @@
+"""One miniopy-async client per running event loop, and who closes it.
+
+An aiohttp session belongs to the event loop that created it: used from any other loop it fails
+("Event loop is closed", "attached to a different loop"). So clients are never shared between
+loops. :func:`get_client` returns the client of the *running* loop for the given connection
+settings, creating it on first use; every storage with the same settings shares it, and with it
+one connection pool.
+
+Lifecycle. The first client made on a loop also starts a small async generator that waits,
+suspended, until the loop shuts down. ``asyncio.run`` (and ``asyncio.Runner``, which uvicorn,
+pytest-asyncio and asgiref's ``async_to_sync`` use) calls ``loop.shutdown_asyncgens()`` before
+closing the loop; that resumes the generator, which closes the loop's sessions *on that loop*.
+Django's ASGI handler has no lifespan hook, so this is the one moment every server offers.
+:func:`aclose_clients` closes them earlier, explicitly. A loop that is closed without
+``shutdown_asyncgens`` leaves its sessions unclosed, and aiohttp warns about them.
+
+Thread-safety: the registry is guarded by a lock; a client is only used on its own loop's thread.
+After ``fork()`` the child starts with an empty registry (see ``sync_edge``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import ssl
+import threading
+import weakref
+from collections.abc import AsyncGenerator
+from functools import cache
+
+import aiohttp
+import certifi
+from aiohttp_retry import ExponentialRetry
+from aiohttp_retry import RetryClient
+from miniopy_async import Minio
+
+from .config import ConnectionSettings
+
+_registry_lock = threading.Lock()
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[ConnectionSettings, Minio]]
+_clients = weakref.WeakKeyDictionary()
+# The suspended generators that close each loop's clients; kept here so they are not collected.
+_closers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncGenerator[None]]
+_closers = weakref.WeakKeyDictionary()
+# Objects inherited from the parent process across fork(): kept alive and never touched, because
+# collecting them would close sockets and loops that belong to the parent.
+_inherited_from_parent: list[object] = []
+
+RETRY_STATUSES = frozenset({500, 502, 503, 504})
+
+
+@cache
+def _default_ssl_context() -> ssl.SSLContext:
+    # Building a context reads the CA bundle from disk (~20 ms): done once, in a worker thread.
+    return ssl.create_default_context(cafile=os.environ.get("SSL_CERT_FILE") or certifi.where())
+
+
+def _build_client(settings: ConnectionSettings, ssl_context: ssl.SSLContext | None) -> Minio:
+    """Create a client whose session belongs to the running loop. Must run on that loop."""
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(
+            limit=settings.max_connections, ssl=ssl_context if settings.use_https else False
+        ),
+        timeout=aiohttp.ClientTimeout(
+            total=None,
+            connect=settings.connect_timeout,
+            sock_connect=settings.connect_timeout,
+            sock_read=settings.read_timeout,
+        ),
+    )
+    retrying = RetryClient(
+        session,
+        retry_options=ExponentialRetry(
+            attempts=settings.retry_attempts,
+            start_timeout=0.1,
+            factor=2.0,
+            statuses=set(RETRY_STATUSES),
+        ),
+    )
+    return Minio(
+        settings.endpoint,
+        access_key=settings.access_key,
+        secret_key=settings.secret_key,
+        secure=settings.use_https,
+        region=settings.region,
+        session=retrying,
+    )
+
+
+async def get_client(settings: ConnectionSettings) -> Minio:
+    """Return the running loop's client for ``settings``, creating it on first use."""
+    loop = asyncio.get_running_loop()
+    ssl_context = await asyncio.to_thread(_default_ssl_context) if settings.use_https else None
+    with _registry_lock:
+        loop_clients = _clients.get(loop)
+        first_on_loop = loop_clients is None
+        if loop_clients is None:
+            loop_clients = _clients[loop] = {}
+        client = loop_clients.get(settings)
+        if client is None:
+            client = loop_clients[settings] = _build_client(settings, ssl_context)
+    if first_on_loop:
+        closer = _close_when_loop_shuts_down(loop)
+        _closers[loop] = closer
+        await anext(closer)
+    return client
+
+
+async def _close_when_loop_shuts_down(loop: asyncio.AbstractEventLoop) -> AsyncGenerator[None]:
+    try:
+        yield
+    finally:
+        with _registry_lock:
+            loop_clients = _clients.pop(loop, {})
+            _closers.pop(loop, None)
+        for client in loop_clients.values():
+            await client.close_session()
+
+
+async def aclose_clients() -> None:
+    """Close the running loop's sessions now rather than when the loop shuts down.
+
+    For loops that are not ended by ``asyncio.run`` or ``asyncio.Runner``, and for tests. The
+    next call makes new clients, so closing early is safe.
+    """
+    closer = _closers.get(asyncio.get_running_loop())
+    if closer is not None:
+        await closer.aclose()
+
+
+def keep_inherited(thing: object) -> None:
+    """Keep an object inherited across ``fork()`` alive, so that collecting it never closes
+    a socket or loop that still belongs to the parent."""
+    _inherited_from_parent.append(thing)
+
+
+def forget_parent_clients() -> None:
+    """In a forked child: start with no clients, without touching the parent's."""
+    global _clients, _closers, _registry_lock
+    # The lock may have been held by a thread of the parent that does not exist here.
+    _registry_lock = threading.Lock()
+    keep_inherited((_clients, _closers))
+    _clients = weakref.WeakKeyDictionary()
+    _closers = weakref.WeakKeyDictionary()

@@ -1,0 +1,367 @@
+"""Settings → one frozen configuration object.
+
+Every option is declared once, in ``OPTIONS``: the setting's name, its default and how its value
+is checked. A storage resolves each option from the first of these places that has it:
+
+1. the keyword arguments given to the storage (``STORAGES[alias]["OPTIONS"]`` arrive this way);
+2. ``STORAGES[storage_name]["OPTIONS"]`` of the storage's alias, so that a storage built by hand in
+   ``FileField(storage=MinioStorage(bucket_name=...))`` shares its alias' options, as
+   django-minio-backend 4.x does;
+3. the global Django setting of the same name, as django-minio-backend 3.x reads them;
+4. the default.
+
+The result is a :class:`StorageConfig`, built once per storage and never mutated: nothing here
+appends to a settings list, and nothing does I/O. A bad value raises ``ImproperlyConfigured``
+naming the setting; the access and secret keys are never echoed back.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+DEFAULT_MEDIA_BUCKET = "auto-generated-bucket-media-files"
+DEFAULT_STATIC_BUCKET = "auto-generated-static-media-files"
+MIN_PART_SIZE = 5 * 1024 * 1024
+MAX_PART_SIZE = 5 * 1024 * 1024 * 1024
+MAX_URL_EXPIRY = timedelta(days=7)
+MIN_URL_EXPIRY = timedelta(seconds=1)
+
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_IPV4_ADDRESS = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
+_HOST_PORT = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(:(?P<port>\d{1,5}))?$")
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """What a client for the internal endpoint is built from: equal settings share a client."""
+
+    endpoint: str
+    use_https: bool
+    access_key: str = field(repr=False)
+    secret_key: str = field(repr=False)
+    region: str
+    connect_timeout: float
+    read_timeout: float
+    max_connections: int
+    retry_attempts: int
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    """Every resolved option of one storage. Immutable; the secret never appears in its repr."""
+
+    endpoint: str
+    external_endpoint: str
+    use_https: bool
+    external_use_https: bool
+    access_key: str = field(repr=False)
+    secret_key: str = field(repr=False)
+    region: str
+    url_expiry: timedelta
+    consistency_check_on_start: bool
+    private_buckets: tuple[str, ...]
+    public_buckets: tuple[str, ...]
+    policy_hooks: tuple[tuple[str, str], ...]
+    media_bucket: str
+    static_bucket: str
+    bucket_check_on_save: bool
+    connect_timeout: float
+    read_timeout: float
+    max_connections: int
+    retry_attempts: int
+    multipart_threshold: int
+    multipart_part_size: int
+    multipart_concurrency: int
+
+    @property
+    def connection(self) -> ConnectionSettings:
+        return ConnectionSettings(
+            endpoint=self.endpoint,
+            use_https=self.use_https,
+            access_key=self.access_key,
+            secret_key=self.secret_key,
+            region=self.region,
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            max_connections=self.max_connections,
+            retry_attempts=self.retry_attempts,
+        )
+
+    @property
+    def external_base_url(self) -> str:
+        """``scheme://host[:port]`` that browsers use: the host URLs are built and signed for."""
+        scheme = "https" if self.external_use_https else "http"
+        return f"{scheme}://{strip_default_port(self.external_endpoint, self.external_use_https)}"
+
+    def is_public(self, bucket_name: str) -> bool:
+        return bucket_name in self.public_buckets
+
+
+# --- value checks: each takes the setting's name and raw value and returns the clean value ---
+
+
+def _fail(name: str, expected: str, value: Any, *, secret: bool = False) -> ImproperlyConfigured:
+    shown = f"a value of type {type(value).__name__}" if secret else repr(value)
+    return ImproperlyConfigured(f"{name} must be {expected}; got {shown}.")
+
+
+def _required_text(name: str, value: Any) -> str:
+    if value is None or value == "":
+        raise ImproperlyConfigured(f"{name} is required and is not set.")
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(name, "a non-empty string", value, secret=name in SECRET_SETTINGS)
+    return value
+
+
+def _endpoint(name: str, value: Any) -> str:
+    text = _required_text(name, value).strip()
+    if "://" in text:
+        raise ImproperlyConfigured(
+            f"{name} must be 'host' or 'host:port' without a scheme; got {text!r}. "
+            "Choose http or https with MINIO_USE_HTTPS / MINIO_EXTERNAL_ENDPOINT_USE_HTTPS."
+        )
+    if "/" in text:
+        raise ImproperlyConfigured(
+            f"{name} must be 'host' or 'host:port' without a path; got {text!r}. "
+            "Signed URLs cover the host only, so a path prefix cannot be signed."
+        )
+    match = _HOST_PORT.match(text)
+    if match is None or (match["port"] is not None and not 0 < int(match["port"]) < 65536):
+        raise ImproperlyConfigured(f"{name} must be 'host' or 'host:port'; got {text!r}.")
+    return text
+
+
+def _optional_endpoint(name: str, value: Any) -> str | None:
+    return None if value is None or value == "" else _endpoint(name, value)
+
+
+def _flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(name, "True or False", value)
+    return value
+
+
+def _optional_flag(name: str, value: Any) -> bool | None:
+    return None if value is None else _flag(name, value)
+
+
+def _url_expiry(name: str, value: Any) -> timedelta:
+    if isinstance(value, bool) or not isinstance(value, timedelta | int | float):
+        raise _fail(name, "a datetime.timedelta (or a number of hours)", value)
+    expiry = value if isinstance(value, timedelta) else timedelta(hours=value)
+    if not MIN_URL_EXPIRY <= expiry <= MAX_URL_EXPIRY:
+        raise ImproperlyConfigured(
+            f"{name} must be between 1 second and 7 days (the S3 presigning limit); got {expiry}."
+        )
+    return expiry
+
+
+def is_valid_bucket_name(name: str) -> bool:
+    """The S3 bucket naming rules that MinIO enforces."""
+    return (
+        bool(_BUCKET_NAME.match(name))
+        and ".." not in name
+        and ".-" not in name
+        and "-." not in name
+        and not _IPV4_ADDRESS.match(name)
+    )
+
+
+def _bucket_name(name: str, value: Any) -> str:
+    text = _required_text(name, value)
+    if not is_valid_bucket_name(text):
+        raise ImproperlyConfigured(
+            f"{name} holds {text!r}, which is not a valid bucket name: use 3-63 lowercase letters, "
+            "digits, dots and hyphens, starting and ending with a letter or digit."
+        )
+    return text
+
+
+def _bucket_list(name: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, list | tuple | set | frozenset):
+        raise _fail(name, "a list of bucket names", value)
+    return tuple(_bucket_name(name, item) for item in value)
+
+
+def _policy_hooks(name: str, value: Any) -> tuple[tuple[str, str], ...]:
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise _fail(name, "a list of (bucket_name, policy_dict) tuples", value)
+    hooks = []
+    for item in value:
+        if not (
+            isinstance(item, list | tuple)
+            and len(item) == 2
+            and isinstance(item[0], str)
+            and isinstance(item[1], dict)
+        ):
+            raise ImproperlyConfigured(
+                f"{name} must be a list of (bucket_name, policy_dict) tuples; "
+                f"one item is {item!r}."
+            )
+        hooks.append((_bucket_name(name, item[0]), json.dumps(item[1])))
+    return tuple(hooks)
+
+
+def _positive_number(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise _fail(name, "a positive number of seconds", value)
+    return float(value)
+
+
+def _count(name: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise _fail(name, f"a whole number from {low} to {high}", value)
+    return value
+
+
+def _part_size(name: str, value: Any) -> int:
+    return _count(name, value, MIN_PART_SIZE, MAX_PART_SIZE)
+
+
+def _ignored(name: str, value: Any) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: the name users write, its default and its check."""
+
+    setting: str
+    default: Any
+    check: Callable[[str, Any], Any]
+    help: str
+
+
+def _between(low: int, high: int) -> Callable[[str, Any], int]:
+    def check(name: str, value: Any) -> int:
+        return _count(name, value, low, high)
+
+    return check
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("MINIO_ENDPOINT", None, _endpoint, "host[:port] the server talks to"),
+    Option("MINIO_EXTERNAL_ENDPOINT", None, _optional_endpoint, "host[:port] in URLs for browsers"),
+    Option("MINIO_EXTERNAL_ENDPOINT_USE_HTTPS", None, _optional_flag, "https in browser URLs"),
+    Option("MINIO_ACCESS_KEY", None, _required_text, "access key"),
+    Option("MINIO_SECRET_KEY", None, _required_text, "secret key"),
+    Option("MINIO_USE_HTTPS", False, _flag, "https to MINIO_ENDPOINT"),
+    Option("MINIO_REGION", "us-east-1", _required_text, "region used to sign requests"),
+    Option("MINIO_URL_EXPIRY_HOURS", timedelta(days=7), _url_expiry, "presigned URL lifetime"),
+    Option("MINIO_CONSISTENCY_CHECK_ON_START", False, _flag, "initialize buckets on start"),
+    Option("MINIO_PRIVATE_BUCKETS", (), _bucket_list, "buckets served with presigned URLs"),
+    Option("MINIO_PUBLIC_BUCKETS", (), _bucket_list, "buckets served with plain URLs"),
+    Option("MINIO_POLICY_HOOKS", (), _policy_hooks, "(bucket, policy) pairs to apply"),
+    Option("MINIO_MEDIA_FILES_BUCKET", None, _bucket_name, "bucket of MinioStorage()"),
+    Option("MINIO_DEFAULT_BUCKET", None, _bucket_name, "django-minio-backend 4.x name of the above"),
+    Option("MINIO_STATIC_FILES_BUCKET", DEFAULT_STATIC_BUCKET, _bucket_name, "static bucket"),
+    Option("MINIO_BUCKET_CHECK_ON_SAVE", False, _flag, "create a missing bucket before saving"),
+    Option("MINIO_CONNECT_TIMEOUT", 10.0, _positive_number, "seconds to connect"),
+    Option("MINIO_READ_TIMEOUT", 60.0, _positive_number, "seconds to wait for each read"),
+    Option("MINIO_MAX_CONNECTIONS", 20, _between(1, 10_000), "connections per event loop"),
+    Option("MINIO_RETRY_ATTEMPTS", 3, _between(1, 10), "attempts for a request answered 5xx"),
+    Option("MINIO_MULTIPART_THRESHOLD", 10 * 1024 * 1024, _part_size, "size that goes multipart"),
+    Option("MINIO_MULTIPART_PART_SIZE", 10 * 1024 * 1024, _part_size, "size of each part"),
+    Option("MINIO_MULTIPART_CONCURRENCY", 3, _between(1, 64), "parts uploaded at once"),
+    # Accepted so that django-minio-backend settings files keep working; they have no effect
+    # here: uploads always stream, url() costs no request, and the HTTP client is aiohttp's.
+    Option("MINIO_MULTIPART_UPLOAD", None, _ignored, "no effect"),
+    Option("MINIO_URL_CACHING_ENABLED", None, _ignored, "no effect"),
+    Option("MINIO_URL_CACHE_TIMEOUT", None, _ignored, "no effect"),
+    Option("MINIO_URL_CACHE_PREFIX", None, _ignored, "no effect"),
+    Option("MINIO_HTTP_CLIENT", None, _ignored, "no effect"),
+)
+OPTION_NAMES = frozenset(option.setting for option in OPTIONS)
+SECRET_SETTINGS = frozenset({"MINIO_ACCESS_KEY", "MINIO_SECRET_KEY"})
+_MISSING = object()
+
+
+def _alias_options(storage_name: str) -> Mapping[str, Any]:
+    storages = getattr(settings, "STORAGES", None) or {}
+    alias = storages.get(storage_name) or {}
+    options = alias.get("OPTIONS") or {}
+    # Only MINIO_* keys: the alias may belong to another backend whose options mean nothing here.
+    return {key: value for key, value in options.items() if key in OPTION_NAMES}
+
+
+def reject_unknown_options(options: Mapping[str, Any]) -> None:
+    unknown = sorted(set(options) - OPTION_NAMES)
+    if unknown:
+        raise ImproperlyConfigured(
+            f"Unknown async_minio_storage option(s): {', '.join(unknown)}. "
+            f"Valid options are: {', '.join(sorted(OPTION_NAMES))}."
+        )
+
+
+def resolve_config(options: Mapping[str, Any], storage_name: str = "default") -> StorageConfig:
+    """Build the configuration of one storage from its options, its alias and the settings."""
+    reject_unknown_options(options)
+    from_alias = _alias_options(storage_name)
+    values: dict[str, Any] = {}
+    for option in OPTIONS:
+        raw = options.get(option.setting, _MISSING)
+        if raw is _MISSING:
+            raw = from_alias.get(option.setting, _MISSING)
+        if raw is _MISSING:
+            raw = getattr(settings, option.setting, _MISSING)
+        if raw is _MISSING or raw is None:
+            # None means "not set", as it did in django-minio-backend (MINIO_USE_HTTPS = None).
+            raw = option.default
+        values[option.setting] = option.check(option.setting, raw) if raw is not None else None
+    if values["MINIO_ENDPOINT"] is None:
+        raise ImproperlyConfigured("MINIO_ENDPOINT is required and is not set.")
+    for secret in ("MINIO_ACCESS_KEY", "MINIO_SECRET_KEY"):
+        if values[secret] is None:
+            raise ImproperlyConfigured(f"{secret} is required and is not set.")
+
+    private, public = values["MINIO_PRIVATE_BUCKETS"], values["MINIO_PUBLIC_BUCKETS"]
+    both = sorted(set(private) & set(public))
+    if both:
+        raise ImproperlyConfigured(
+            f"Bucket(s) {', '.join(both)} are in both MINIO_PRIVATE_BUCKETS and "
+            "MINIO_PUBLIC_BUCKETS; keep each bucket in one list."
+        )
+    use_https = values["MINIO_USE_HTTPS"]
+    external_use_https = values["MINIO_EXTERNAL_ENDPOINT_USE_HTTPS"]
+    return StorageConfig(
+        endpoint=values["MINIO_ENDPOINT"],
+        external_endpoint=values["MINIO_EXTERNAL_ENDPOINT"] or values["MINIO_ENDPOINT"],
+        use_https=use_https,
+        external_use_https=use_https if external_use_https is None else external_use_https,
+        access_key=values["MINIO_ACCESS_KEY"],
+        secret_key=values["MINIO_SECRET_KEY"],
+        region=values["MINIO_REGION"],
+        url_expiry=values["MINIO_URL_EXPIRY_HOURS"],
+        consistency_check_on_start=values["MINIO_CONSISTENCY_CHECK_ON_START"],
+        private_buckets=private,
+        public_buckets=public,
+        policy_hooks=values["MINIO_POLICY_HOOKS"],
+        media_bucket=(
+            values["MINIO_MEDIA_FILES_BUCKET"] or values["MINIO_DEFAULT_BUCKET"] or DEFAULT_MEDIA_BUCKET
+        ),
+        static_bucket=values["MINIO_STATIC_FILES_BUCKET"],
+        bucket_check_on_save=values["MINIO_BUCKET_CHECK_ON_SAVE"],
+        connect_timeout=values["MINIO_CONNECT_TIMEOUT"],
+        read_timeout=values["MINIO_READ_TIMEOUT"],
+        max_connections=values["MINIO_MAX_CONNECTIONS"],
+        retry_attempts=values["MINIO_RETRY_ATTEMPTS"],
+        multipart_threshold=values["MINIO_MULTIPART_THRESHOLD"],
+        multipart_part_size=values["MINIO_MULTIPART_PART_SIZE"],
+        multipart_concurrency=values["MINIO_MULTIPART_CONCURRENCY"],
+    )
+
+
+def strip_default_port(endpoint: str, use_https: bool) -> str:
+    """Drop ``:443``/``:80``: browsers send ``Host`` without them, and the signature covers it."""
+    default_port = ":443" if use_https else ":80"
+    return endpoint.removesuffix(default_port)

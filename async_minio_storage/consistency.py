@@ -1,0 +1,56 @@
+"""The consistency check: which storages are configured, and bringing their buckets in line.
+
+Used by ``manage.py initialize_buckets`` and, with ``MINIO_CONSISTENCY_CHECK_ON_START``, once at
+start-up. Both run the check on a loop of their own (:func:`run_on_own_loop`), which is closed
+with its sessions when the check ends: nothing is left open behind them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from typing import TypeVar
+
+from django.core.files.storage import storages
+from django.utils.module_loading import import_string
+
+from .buckets import initialize_buckets
+from .storage import MinioStorage
+
+T = TypeVar("T")
+
+
+def configured_storages() -> list[MinioStorage]:
+    """Every storage of ``STORAGES`` whose backend is one of ours.
+
+    When none is (a project configured only with global ``MINIO_*`` settings and a storage
+    given to each ``FileField``), a ``MinioStorage()`` built from the global settings stands in.
+    """
+    found = []
+    for alias, options in storages.backends.items():
+        backend = import_string(options["BACKEND"])
+        if isinstance(backend, type) and issubclass(backend, MinioStorage):
+            storage = storages[alias]
+            assert isinstance(storage, MinioStorage)
+            found.append(storage)
+    return found or [MinioStorage()]
+
+
+async def acheck_buckets(minio_storages: list[MinioStorage] | None = None) -> list[str]:
+    """Create missing buckets and set their policies, for every configured storage."""
+    minio_storages = configured_storages() if minio_storages is None else minio_storages
+    return await initialize_buckets(
+        (storage.config, storage.bucket_name) for storage in minio_storages
+    )
+
+
+def run_on_own_loop(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` with ``asyncio.run`` in a worker thread, from any thread.
+
+    ``asyncio.run`` closes the loop's sessions on the way out (see ``client``), and the worker
+    thread works even when the caller's thread runs a loop of its own.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="async-minio-storage") as pool:
+        return pool.submit(asyncio.run, coroutine).result()

@@ -1,0 +1,314 @@
+"""Reading objects: a streaming reader, the async file of ``aopen()`` and the sync file of
+``open()``.
+
+Both files stream: bytes are fetched as they are read, never the whole object up front, so
+memory stays flat whatever the object's size. Both are seekable: seeking drops the current
+response and the next read asks for a ``Range`` from the new position, with ``If-Match`` on the
+ETag seen at opening, so a file never mixes bytes of two versions of an object.
+
+An aiohttp response can only be read on the loop that made it. The reader remembers that loop;
+read from another loop (the sync file used from a different kind of thread), it drops the old
+response and continues with a ranged request on the new loop. Dropping a response always goes
+through its own loop (``call_soon_threadsafe``), so it is safe from any thread, and a response
+is never left holding a pool connection after the file is closed or read to the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+from collections.abc import AsyncIterator
+from datetime import UTC
+from datetime import datetime
+from types import TracebackType
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import Self
+
+from aiohttp import ClientResponse
+from django.core.files.base import File
+from django.utils.http import parse_http_date_safe
+
+from .client import get_client
+from .config import ConnectionSettings
+from .errors import StorageUnavailable
+from .errors import translated
+from .sync_edge import run_sync
+
+if TYPE_CHECKING:
+    from .storage import MinioStorage
+
+DEFAULT_CHUNK_SIZE = File.DEFAULT_CHUNK_SIZE
+
+
+class ObjectReader:
+    """Reads one object through GET requests, from any position, on whichever loop calls it."""
+
+    def __init__(
+        self,
+        connection: ConnectionSettings,
+        bucket: str,
+        key: str,
+        *,
+        size: int,
+        content_type: str | None,
+        etag: str | None,
+        last_modified: datetime | None,
+    ) -> None:
+        self.connection = connection
+        self.bucket = bucket
+        self.key = key
+        self.size = size
+        self.content_type = content_type
+        self.etag = etag
+        self.last_modified = last_modified
+        self.position = 0
+        self._response: ClientResponse | None = None
+        self._response_loop: asyncio.AbstractEventLoop | None = None
+
+    @classmethod
+    async def open(cls, connection: ConnectionSettings, bucket: str, key: str) -> ObjectReader:
+        """Start a GET of the object: raises ``FileNotFoundError`` at once if it is missing."""
+        client = await get_client(connection)
+        async with translated(bucket=bucket, name=key):
+            response = await client.get_object(bucket, key)
+        headers = response.headers
+        timestamp = parse_http_date_safe(headers.get("Last-Modified", ""))
+        reader = cls(
+            connection,
+            bucket,
+            key,
+            size=int(headers.get("Content-Length", "0")),
+            content_type=headers.get("Content-Type"),
+            etag=headers.get("ETag"),
+            last_modified=datetime.fromtimestamp(timestamp, tz=UTC) if timestamp else None,
+        )
+        reader._keep(response)
+        return reader
+
+    def _keep(self, response: ClientResponse) -> None:
+        self._response = response
+        self._response_loop = asyncio.get_running_loop()
+
+    async def _current_response(self) -> ClientResponse:
+        loop = asyncio.get_running_loop()
+        if self._response is not None and self._response_loop is loop:
+            return self._response
+        self.drop_response()
+        client = await get_client(self.connection)
+        async with translated(bucket=self.bucket, name=self.key):
+            response = await client.get_object(
+                self.bucket,
+                self.key,
+                offset=self.position,
+                request_headers={"If-Match": self.etag} if self.etag else None,
+            )
+        self._keep(response)
+        return response
+
+    async def read(self, size: int = -1) -> bytes:
+        """Read ``size`` bytes (all that is left if negative); fewer only at the end."""
+        remaining = self.size - self.position
+        wanted = remaining if size is None or size < 0 else min(size, remaining)
+        if wanted <= 0:
+            self.drop_response()
+            return b""
+        response = await self._current_response()
+        chunks: list[bytes] = []
+        received = 0
+        async with translated(bucket=self.bucket, name=self.key):
+            while received < wanted:
+                chunk = await response.content.read(wanted - received)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                received += len(chunk)
+        self.position += received
+        if received < wanted:
+            self.drop_response()
+            raise StorageUnavailable(
+                f"The download of {self.bucket}/{self.key} ended after {self.position} of "
+                f"{self.size} bytes."
+            )
+        if self.position >= self.size:
+            self.drop_response()
+        return b"".join(chunks)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        if whence == os.SEEK_SET:
+            position = offset
+        elif whence == os.SEEK_CUR:
+            position = self.position + offset
+        elif whence == os.SEEK_END:
+            position = self.size + offset
+        else:
+            raise ValueError(f"invalid whence ({whence}, should be 0, 1 or 2)")
+        if position < 0:
+            raise ValueError(f"negative seek position {position}")
+        if position != self.position:
+            self.drop_response()
+            self.position = position
+        return position
+
+    def drop_response(self) -> None:
+        """Let go of the current response, from any thread, returning its connection."""
+        response, loop = self._response, self._response_loop
+        self._response = self._response_loop = None
+        if response is None or loop is None:
+            return
+        try:
+            # release() returns a finished connection to the pool and closes an unfinished one.
+            loop.call_soon_threadsafe(response.release)
+        except RuntimeError:
+            pass  # the loop is closed, and its connections with it
+
+
+class AsyncMinioFile:
+    """The file ``await storage.aopen(name)`` returns: every read is awaited.
+
+    ::
+
+        async with await storage.aopen("report.pdf") as f:
+            header = await f.read(1024)
+            async for chunk in f.chunks():
+                ...
+    """
+
+    def __init__(self, reader: ObjectReader, name: str) -> None:
+        self._reader = reader
+        self.name = name
+        self.closed = False
+
+    @property
+    def size(self) -> int:
+        return self._reader.size
+
+    @property
+    def content_type(self) -> str | None:
+        return self._reader.content_type
+
+    @property
+    def etag(self) -> str | None:
+        return self._reader.etag
+
+    @property
+    def last_modified(self) -> datetime | None:
+        return self._reader.last_modified
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ValueError("I/O operation on closed file.")
+
+    async def read(self, size: int = -1) -> bytes:
+        self._check_open()
+        return await self._reader.read(size)
+
+    async def chunks(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
+        """Yield the whole object from its start, ``chunk_size`` bytes at a time."""
+        self.seek(0)
+        while chunk := await self.read(chunk_size or DEFAULT_CHUNK_SIZE):
+            yield chunk
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self.chunks()
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        self._check_open()
+        return self._reader.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._reader.position
+
+    async def close(self) -> None:
+        self.closed = True
+        self._reader.drop_response()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"<AsyncMinioFile: {self.name}>"
+
+
+class SyncObjectStream(io.RawIOBase):
+    """A raw, seekable, read-only byte stream over an :class:`ObjectReader` for sync code."""
+
+    def __init__(self, reader: ObjectReader) -> None:
+        super().__init__()
+        self._reader = reader
+
+    @property
+    def size(self) -> int:
+        return self._reader.size
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        self._checkClosed()  # type: ignore[attr-defined]
+        return run_sync(self._reader.read, size)
+
+    def readall(self) -> bytes:
+        return self.read(-1)
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(memoryview(buffer)))
+        memoryview(buffer)[: len(data)] = data
+        return len(data)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        self._checkClosed()  # type: ignore[attr-defined]
+        return self._reader.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._reader.position
+
+    def close(self) -> None:
+        if not self.closed:
+            self._reader.drop_response()
+        super().close()
+
+
+class MinioFile(File):
+    """The file ``storage.open(name)`` returns: a read-only Django ``File`` that streams.
+
+    ``chunks()``, iteration and ``read(n)`` fetch bytes as they go. Reopening a closed file
+    (``file.open()``, as django-imagekit does) starts a new stream.
+    """
+
+    def __init__(self, reader: ObjectReader, name: str, storage: MinioStorage) -> None:
+        super().__init__(SyncObjectStream(reader), name)
+        self._reader = reader
+        self._storage = storage
+        self.mode = "rb"
+
+    @property
+    def content_type(self) -> str | None:
+        return self._reader.content_type
+
+    def open(self, mode: str | None = None, *args: Any, **kwargs: Any) -> Self:
+        if mode not in (None, "rb"):
+            raise ValueError(f"Objects are opened read-only ('rb'); got mode {mode!r}.")
+        if self.closed:
+            self._reader.seek(0)
+            self.file = SyncObjectStream(self._reader)
+        else:
+            self.seek(0)
+        return self
+
+    def write(self, *args: Any, **kwargs: Any) -> int:
+        raise io.UnsupportedOperation(
+            "Objects are opened read-only; save new content with storage.save()."
+        )

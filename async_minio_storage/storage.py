@@ -1,0 +1,418 @@
+"""``MinioStorage`` and ``MinioStaticStorage``: Django storages whose core is async.
+
+Each operation is written once, as a coroutine (``asave``, ``aopen``, ``aexists``, ...). The
+synchronous methods Django calls (``save``, ``open``, ``exists``, ...) are one-line shims that run
+the coroutine through :func:`~async_minio_storage.sync_edge.run_sync`, which picks the right loop
+for the calling thread. ``url()`` is the exception: it is pure computation, the same in both
+worlds, and safe to call anywhere, including on an event loop's thread.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Iterator
+from collections.abc import Mapping
+from datetime import datetime
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.files.storage import Storage
+from django.core.files.utils import validate_file_name
+from django.core.signals import setting_changed
+from django.utils.deconstruct import deconstructible
+from django.utils.functional import cached_property
+from django.utils.timezone import make_naive
+from miniopy_async import Minio
+from miniopy_async.datatypes import Object
+
+from . import buckets
+from .client import get_client
+from .config import MAX_URL_EXPIRY
+from .config import MIN_URL_EXPIRY
+from .config import StorageConfig
+from .config import is_valid_bucket_name
+from .config import reject_unknown_options
+from .config import resolve_config
+from .errors import NameTaken
+from .errors import translated
+from .files import AsyncMinioFile
+from .files import MinioFile
+from .files import ObjectReader
+from .health import MinioServerStatus
+from .health import probe_server
+from .names import candidate_names
+from .names import directory_prefix
+from .names import object_key
+from .signing import presign_url
+from .signing import public_url
+from .sync_edge import run_sync
+from .uploads import ContentReader
+from .uploads import put_bytes
+from .uploads import put_multipart
+
+# Stop looking for a free name after this many conditional writes were refused.
+MAX_NAME_ATTEMPTS = 100
+
+
+@deconstructible(path="async_minio_storage.MinioStorage")
+class MinioStorage(Storage):
+    """A Django storage for one bucket of a MinIO (or any S3-compatible) server.
+
+    ``bucket_name`` defaults to ``MINIO_MEDIA_FILES_BUCKET``. ``replace_existing=False`` (the
+    default) never overwrites an object: saving under a taken name stores the file under
+    Django's alternative name instead. ``storage_name`` is the ``STORAGES`` alias whose
+    ``OPTIONS`` this storage shares. Any ``MINIO_*`` setting may be given as a keyword argument.
+    Nothing is resolved or fetched until first use.
+    """
+
+    def __init__(
+        self,
+        bucket_name: str = "",
+        replace_existing: bool = False,
+        storage_name: str = "default",
+        **options: Any,
+    ) -> None:
+        reject_unknown_options(options)
+        self._bucket_name = bucket_name
+        self.replace_existing = replace_existing
+        self.storage_name = storage_name
+        self._options = options
+        setting_changed.connect(self._forget_settings)
+
+    def _forget_settings(self, *, setting: str, **kwargs: Any) -> None:
+        if setting.startswith("MINIO_") or setting in ("STORAGES", "USE_TZ"):
+            self.__dict__.pop("config", None)
+            self.__dict__.pop("bucket_name", None)
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} bucket_name={self._bucket_name!r} "
+            f"storage_name={self.storage_name!r}>"
+        )
+
+    # --- configuration ---------------------------------------------------------------------
+
+    @cached_property
+    def config(self) -> StorageConfig:
+        return resolve_config(self._options, self.storage_name)
+
+    def _default_bucket_name(self, config: StorageConfig) -> str:
+        return config.media_bucket
+
+    @cached_property
+    def bucket_name(self) -> str:
+        name = self._bucket_name or self._default_bucket_name(self.config)
+        if not is_valid_bucket_name(name):
+            raise ImproperlyConfigured(
+                f"bucket_name {name!r} is not a valid bucket name: use 3-63 lowercase letters, "
+                "digits, dots and hyphens, starting and ending with a letter or digit."
+            )
+        return name
+
+    @property
+    def is_public(self) -> bool:
+        """True when the bucket is in ``MINIO_PUBLIC_BUCKETS``: its URLs are not signed."""
+        return self.config.is_public(self.bucket_name)
+
+    async def aclient(self) -> Minio:
+        """The running loop's miniopy-async client for this storage's server."""
+        return await get_client(self.config.connection)
+
+    # --- names -----------------------------------------------------------------------------
+
+    def get_available_name(self, name: str, max_length: int | None = None) -> str:
+        return run_sync(self.aget_available_name, name, max_length)
+
+    async def aget_available_name(self, name: str, max_length: int | None = None) -> str:
+        """Django's rule: ``name`` if it is free (or ``replace_existing``), else an alternative.
+
+        Saving does not call this: it writes conditionally and moves to the next alternative
+        only if the server refuses, which saves a request and cannot race.
+        """
+        for candidate in candidate_names(self, name, max_length):
+            if self.replace_existing or not await self.aexists(candidate):
+                return candidate
+        raise AssertionError("candidate_names() never ends")  # pragma: no cover
+
+    def _candidates(self, name: str, max_length: int | None) -> Iterator[str]:
+        for attempt, candidate in enumerate(candidate_names(self, name, max_length)):
+            if attempt == MAX_NAME_ATTEMPTS:
+                raise FileExistsError(
+                    f"Gave up saving {name!r} in bucket {self.bucket_name!r} after "
+                    f"{MAX_NAME_ATTEMPTS} names were refused as taken."
+                )
+            yield object_key(candidate)
+
+    # --- saving ----------------------------------------------------------------------------
+
+    def save(self, name: str | None, content: Any, max_length: int | None = None) -> str:
+        return run_sync(self.asave, name, content, max_length)
+
+    async def asave(self, name: str | None, content: Any, max_length: int | None = None) -> str:
+        """Store ``content`` under ``name`` (or an alternative) and return the name used."""
+        if content is None:
+            raise ValueError("Cannot save None: pass a File, such as ContentFile(b'...').")
+        if name is None:
+            name = content.name
+        if not name:
+            raise ValueError("Cannot save without a name: give one, or content with a name.")
+        validate_file_name(name, allow_relative_path=True)
+        object_key(name)
+        name = await self._asave(name, content, max_length)
+        validate_file_name(name, allow_relative_path=True)
+        return name
+
+    def _save(self, name: str, content: Any) -> str:
+        return run_sync(self._asave, name, content)
+
+    async def _asave(self, name: str, content: Any, max_length: int | None = None) -> str:
+        config = self.config
+        client = await self.aclient()
+        bucket = self.bucket_name
+        if config.bucket_check_on_save:
+            async with translated(bucket=bucket):
+                await buckets.ensure_bucket_once(client, config, bucket)
+        reader = ContentReader(content)
+        await reader.rewind()
+        headers = {"Content-Type": self.guess_content_type(name)}
+        if_absent = not self.replace_existing
+        names = self._candidates(name, max_length)
+        head = await reader.read(config.multipart_threshold)
+
+        if len(head) < config.multipart_threshold:
+            for key in names:
+                try:
+                    async with translated(bucket=bucket, name=key):
+                        await put_bytes(client, bucket, key, head, headers, if_absent=if_absent)
+                except NameTaken:
+                    continue
+                return key
+
+        for key in names:
+            # A large upload is expensive to repeat: skip names that are visibly taken first;
+            # the conditional completion still guards against a race.
+            if if_absent and await self.aexists(key):
+                continue
+            try:
+                async with translated(bucket=bucket, name=key):
+                    await put_multipart(
+                        client,
+                        bucket,
+                        key,
+                        head,
+                        reader,
+                        headers,
+                        part_size=config.multipart_part_size,
+                        concurrency=config.multipart_concurrency,
+                        if_absent=if_absent,
+                    )
+            except NameTaken:
+                if not await reader.rewind():
+                    raise FileExistsError(
+                        f"{bucket}/{key} was created by someone else during this upload, and "
+                        "the content cannot be read again to store it under another name."
+                    ) from None
+                head = await reader.read(config.multipart_threshold)
+                continue
+            return key
+        raise AssertionError("_candidates() never ends")  # pragma: no cover
+
+    def guess_content_type(self, name: str) -> str:
+        """The ``Content-Type`` stored with an object: guessed from its name."""
+        return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def _open(self, name: str, mode: str = "rb") -> MinioFile:
+        self._check_mode(mode)
+        key = object_key(name)
+        reader = run_sync(ObjectReader.open, self.config.connection, self.bucket_name, key)
+        return MinioFile(reader, name, self)
+
+    async def aopen(self, name: str, mode: str = "rb") -> AsyncMinioFile:
+        """Open an object for reading; its bytes are fetched as they are read."""
+        self._check_mode(mode)
+        key = object_key(name)
+        reader = await ObjectReader.open(self.config.connection, self.bucket_name, key)
+        return AsyncMinioFile(reader, name)
+
+    @staticmethod
+    def _check_mode(mode: str) -> None:
+        if mode != "rb":
+            raise ValueError(
+                f"Objects can only be opened for reading in binary mode ('rb'), not {mode!r}; "
+                "save new content with storage.save()."
+            )
+
+    async def _astat(self, name: str) -> Object:
+        key = object_key(name)
+        client = await self.aclient()
+        async with translated(bucket=self.bucket_name, name=key):
+            return await client.stat_object(self.bucket_name, key)
+
+    def exists(self, name: str) -> bool:
+        return run_sync(self.aexists, name)
+
+    async def aexists(self, name: str) -> bool:
+        """True if the object exists. Raises, rather than answering False, when unsure."""
+        try:
+            await self._astat(name)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def size(self, name: str) -> int:
+        return run_sync(self.asize, name)
+
+    async def asize(self, name: str) -> int:
+        size = (await self._astat(name)).size
+        assert size is not None
+        return size
+
+    def get_modified_time(self, name: str) -> datetime:
+        return run_sync(self.aget_modified_time, name)
+
+    async def aget_modified_time(self, name: str) -> datetime:
+        """Aware (UTC) if ``USE_TZ``, else naive in the current time zone, as Django's own."""
+        modified = (await self._astat(name)).last_modified
+        assert modified is not None
+        return modified if settings.USE_TZ else make_naive(modified)
+
+    def get_accessed_time(self, name: str) -> datetime:
+        raise NotImplementedError("S3 object stores do not record when an object was read.")
+
+    def get_created_time(self, name: str) -> datetime:
+        raise NotImplementedError(
+            "S3 object stores record only the last modification; use get_modified_time()."
+        )
+
+    def listdir(self, path: str) -> tuple[list[str], list[str]]:
+        return run_sync(self.alistdir, path)
+
+    async def alistdir(self, path: str) -> tuple[list[str], list[str]]:
+        """``(directories, files)`` directly under ``path``, one delimited listing."""
+        prefix = directory_prefix(path)
+        client = await self.aclient()
+        directories: list[str] = []
+        files: list[str] = []
+        async with translated(bucket=self.bucket_name):
+            async for item in client.list_objects(
+                self.bucket_name, prefix=prefix or None, recursive=False
+            ):
+                relative = (item.object_name or "")[len(prefix) :]
+                if item.is_dir:
+                    directories.append(relative.rstrip("/"))
+                elif relative:
+                    files.append(relative)
+        return directories, files
+
+    # --- deleting --------------------------------------------------------------------------
+
+    def delete(self, name: str) -> None:
+        run_sync(self.adelete, name)
+
+    async def adelete(self, name: str) -> None:
+        """Delete the object; deleting a missing object does nothing."""
+        if not name:
+            raise ValueError("The name must be given to delete().")
+        key = object_key(name)
+        client = await self.aclient()
+        async with translated(bucket=self.bucket_name, name=key):
+            await client.remove_object(self.bucket_name, key)
+
+    # --- URLs ------------------------------------------------------------------------------
+
+    def url(
+        self,
+        name: str,
+        expire: timedelta | float | None = None,
+        parameters: Mapping[str, str] | None = None,
+    ) -> str:
+        """The URL a browser uses to fetch the object. Makes no request and needs no loop.
+
+        Objects in a public bucket get a plain URL. Others get a presigned GET URL for the
+        external endpoint, valid for ``expire`` (a ``timedelta`` or seconds; default
+        ``MINIO_URL_EXPIRY_HOURS``). ``parameters`` are signed into the URL, for example
+        ``{"response-content-disposition": 'attachment; filename="report.pdf"'}``; a URL with
+        parameters is always presigned, since S3 ignores them on anonymous requests.
+        """
+        key = object_key(name)
+        config = self.config
+        if self.is_public and not parameters:
+            return public_url(config.external_base_url, self.bucket_name, key)
+        return presign_url(
+            method="GET",
+            base_url=config.external_base_url,
+            bucket=self.bucket_name,
+            key=key,
+            region=config.region,
+            access_key=config.access_key,
+            secret_key=config.secret_key,
+            expires=self._expiry(expire),
+            query=_check_parameters(parameters),
+        )
+
+    async def aurl(
+        self,
+        name: str,
+        expire: timedelta | float | None = None,
+        parameters: Mapping[str, str] | None = None,
+    ) -> str:
+        """Same as :meth:`url` (which never blocks); here for symmetry with the other twins."""
+        return self.url(name, expire=expire, parameters=parameters)
+
+    def _expiry(self, expire: timedelta | float | None) -> timedelta:
+        if expire is None:
+            return self.config.url_expiry
+        if isinstance(expire, bool) or not isinstance(expire, timedelta | int | float):
+            raise TypeError(f"expire must be a timedelta or a number of seconds, not {expire!r}.")
+        expiry = expire if isinstance(expire, timedelta) else timedelta(seconds=expire)
+        if not MIN_URL_EXPIRY <= expiry <= MAX_URL_EXPIRY:
+            raise ValueError(f"expire must be between 1 second and 7 days; got {expiry}.")
+        return expiry
+
+    # --- health ----------------------------------------------------------------------------
+
+    def is_minio_available(self) -> MinioServerStatus:
+        """Whether the server answers for this storage's bucket (django-minio-backend's API)."""
+        return run_sync(self.ais_minio_available)
+
+    async def ais_minio_available(self) -> MinioServerStatus:
+        return await probe_server(await self.aclient(), self.bucket_name)
+
+
+def _check_parameters(parameters: Mapping[str, str] | None) -> dict[str, str] | None:
+    if not parameters:
+        return None
+    for name, value in parameters.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise TypeError(f"URL parameters must map str to str; got {name!r}: {value!r}.")
+    return dict(parameters)
+
+
+@deconstructible(path="async_minio_storage.MinioStaticStorage")
+class MinioStaticStorage(MinioStorage):
+    """Static files in ``MINIO_STATIC_FILES_BUCKET``, for ``STORAGES["staticfiles"]``.
+
+    It replaces existing objects by default, as ``collectstatic`` expects.
+    """
+
+    def __init__(
+        self,
+        bucket_name: str = "",
+        replace_existing: bool = True,
+        storage_name: str = "staticfiles",
+        **options: Any,
+    ) -> None:
+        super().__init__(bucket_name, replace_existing, storage_name, **options)
+
+    def _default_bucket_name(self, config: StorageConfig) -> str:
+        return config.static_bucket
+
+
+# Drop-in names for projects coming from django-minio-backend.
+MinioBackend = MinioStorage
+MinioBackendStatic = MinioStaticStorage
+

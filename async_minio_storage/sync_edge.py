@@ -1,0 +1,165 @@
+"""How synchronous callers reach the async core.
+
+:func:`run_sync` runs a coroutine function to completion for a synchronous caller. Where it runs
+depends on the calling thread:
+
+1. **A thread that is running an event loop** (an async view, a coroutine): refused with
+   ``SynchronousOnlyOperation``. Waiting there would freeze the very loop the work needs, and
+   asgiref's ``async_to_sync`` refuses it too. Async code awaits the ``a*`` twin instead
+   (``await storage.asave(...)``). ``url()`` never comes here: it needs no loop at all.
+2. **A thread started by asgiref's ``sync_to_async``** (a sync view, a model save, the admin
+   under an ASGI server): asgiref's ``async_to_sync``, which runs the coroutine on the server's
+   own loop, with that loop's client and connection pool (see ``client``).
+3. **Anywhere else** (WSGI workers, ``manage.py``, a shell, Celery, a thread pool): the
+   process's *portal*, one daemon thread running an event loop for the life of the process,
+   started on first use. Every such caller shares the portal's client, so connections are
+   reused across calls. A bare ``async_to_sync`` would instead run a new loop in a new thread per
+   call, and so a new client, TCP connection and TLS handshake every time.
+
+The portal is thread-safe: any number of threads may call :func:`run_sync` at once; their
+coroutines run concurrently on the portal loop. It is fork-safe: a forked child (gunicorn
+``--preload``, Celery prefork) has no portal thread, so it starts its own on first use and never
+touches the sockets or loop it inherited. At interpreter exit the portal closes its sessions on
+its own loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import os
+import threading
+from collections.abc import Callable
+from collections.abc import Coroutine
+from concurrent.futures import TimeoutError as FutureTimeoutError
+from typing import Any
+from typing import ParamSpec
+from typing import TypeVar
+
+from asgiref.sync import SyncToAsync
+from asgiref.sync import async_to_sync
+from django.core.exceptions import SynchronousOnlyOperation
+
+from . import client
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class PortalLoop:
+    """An event loop running forever in a daemon thread, serving synchronous callers."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._run_forever, name="async-minio-storage-portal", daemon=True
+        )
+        self._thread.start()
+
+    def _run_forever(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    @property
+    def thread(self) -> threading.Thread:
+        return self._thread
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        try:
+            return future.result()
+        except BaseException:
+            # Interrupted while waiting (KeyboardInterrupt): do not leave the work running.
+            future.cancel()
+            raise
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Close the loop's sessions on the loop, then stop and close it."""
+        if not self._thread.is_alive():
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(self.loop.shutdown_asyncgens(), self.loop).result(
+                timeout
+            )
+        except FutureTimeoutError:
+            pass
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout)
+        if not self._thread.is_alive():
+            self.loop.close()
+
+
+_portal: PortalLoop | None = None
+_portal_lock = threading.Lock()
+
+
+def portal() -> PortalLoop:
+    """The process's portal loop, started on first use (again in a forked child)."""
+    global _portal
+    current = _portal
+    if current is not None and current.pid == os.getpid():
+        return current
+    with _portal_lock:
+        if _portal is None or _portal.pid != os.getpid():
+            _portal = PortalLoop()
+        return _portal
+
+
+def stop_portal() -> None:
+    """Stop the portal loop, closing its sessions. A later synchronous call starts a new one."""
+    global _portal
+    with _portal_lock:
+        current, _portal = _portal, None
+    if current is not None and current.pid == os.getpid():
+        current.stop()
+
+
+def outer_event_loop() -> asyncio.AbstractEventLoop | None:
+    """The ASGI server's loop, when this thread was started by asgiref's ``sync_to_async``.
+
+    This is the check asgiref's ``AsyncToSync`` itself makes to pick its loop (including the
+    guard against a loop inherited across ``fork()``); it is repeated here so that callers
+    without such a loop go to the portal instead of to a new loop per call.
+    """
+    threadlocal = SyncToAsync.threadlocal
+    if getattr(threadlocal, "main_event_loop_pid", None) != os.getpid():
+        return None
+    loop: asyncio.AbstractEventLoop | None = getattr(threadlocal, "main_event_loop", None)
+    if loop is None or loop.is_closed() or not loop.is_running():
+        return None
+    return loop
+
+
+def run_sync(
+    function: Callable[P, Coroutine[Any, Any, T]], /, *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """Run ``function(*args, **kwargs)`` to completion for a synchronous caller."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        name = getattr(function, "__name__", "this operation")
+        raise SynchronousOnlyOperation(
+            f"{name}() was called synchronously on a thread that runs an event loop, which "
+            "would block the loop. Await the async method instead (for example "
+            "`await storage.asave(...)`, `await storage.aexists(...)`)."
+        )
+    if outer_event_loop() is not None:
+        return async_to_sync(function)(*args, **kwargs)
+    return portal().run(function(*args, **kwargs))
+
+
+def _after_fork_in_child() -> None:
+    global _portal, _portal_lock
+    _portal_lock = threading.Lock()
+    client.forget_parent_clients()
+    if _portal is not None:
+        # Its thread did not survive the fork; keep the loop object alive but never use it.
+        client.keep_inherited(_portal)
+        _portal = None
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+atexit.register(stop_portal)

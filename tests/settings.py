@@ -1,0 +1,23 @@
+"""Django settings for the test suite.
+
+The MINIO_* settings that depend on the server (endpoint, keys, bucket names) are filled in by
+``conftest.py`` once the server has started; nothing here reaches the network.
+"""
+
+SECRET_KEY = "tests-only-not-secret"  # noqa: S105
+DEBUG = False
+USE_TZ = True
+TIME_ZONE = "Europe/Budapest"
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "async_minio_storage",
+    "tests.testapp",
+]
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+STORAGES = {
+    "default": {"BACKEND": "async_minio_storage.MinioStorage"},
+    "staticfiles": {"BACKEND": "async_minio_storage.MinioStaticStorage"},
+}
+STATIC_URL = "/static/"
