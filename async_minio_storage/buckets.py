@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from miniopy_async import Minio
+from miniopy_async.api import Minio
 from miniopy_async.error import S3Error
 
 from .client import get_client

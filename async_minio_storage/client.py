@@ -32,9 +32,10 @@ import aiohttp
 import certifi
 from aiohttp_retry import ExponentialRetry
 from aiohttp_retry import RetryClient
-from miniopy_async import Minio
+from miniopy_async.api import Minio
 
 from .config import ConnectionSettings
+from .uploads import retry_delay
 
 _registry_lock = threading.Lock()
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[ConnectionSettings, Minio]]
@@ -47,6 +48,8 @@ _closers = weakref.WeakKeyDictionary()
 _inherited_from_parent: list[object] = []
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
+# PUTs are retried by the upload code, which rewinds their bodies (see uploads._put).
+RETRIED_BY_SESSION = frozenset({"GET", "HEAD", "DELETE", "POST"})
 
 
 @cache
@@ -59,7 +62,7 @@ def _build_client(settings: ConnectionSettings, ssl_context: ssl.SSLContext | No
     """Create a client whose session belongs to the running loop. Must run on that loop."""
     session = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(
-            limit=settings.max_connections, ssl=ssl_context if settings.use_https else False
+            limit=settings.max_connections, ssl=ssl_context if ssl_context is not None else False
         ),
         timeout=aiohttp.ClientTimeout(
             total=None,
@@ -72,9 +75,10 @@ def _build_client(settings: ConnectionSettings, ssl_context: ssl.SSLContext | No
         session,
         retry_options=ExponentialRetry(
             attempts=settings.retry_attempts,
-            start_timeout=0.1,
+            start_timeout=retry_delay(1),
             factor=2.0,
             statuses=set(RETRY_STATUSES),
+            methods=set(RETRIED_BY_SESSION),
         ),
     )
     return Minio(
@@ -114,7 +118,7 @@ async def _close_when_loop_shuts_down(loop: asyncio.AbstractEventLoop) -> AsyncG
             loop_clients = _clients.pop(loop, {})
             _closers.pop(loop, None)
         for client in loop_clients.values():
-            await client.close_session()
+            await client.close_session()  # type: ignore[no-untyped-call]
 
 
 async def aclose_clients() -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from collections.abc import Iterator
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
@@ -205,8 +206,7 @@ def _policy_hooks(name: str, value: Any) -> tuple[tuple[str, str], ...]:
             and isinstance(item[1], dict)
         ):
             raise ImproperlyConfigured(
-                f"{name} must be a list of (bucket_name, policy_dict) tuples; "
-                f"one item is {item!r}."
+                f"{name} must be a list of (bucket_name, policy_dict) tuples; one item is {item!r}."
             )
         hooks.append((_bucket_name(name, item[0]), json.dumps(item[1])))
     return tuple(hooks)
@@ -234,12 +234,17 @@ def _ignored(name: str, value: Any) -> None:
 
 @dataclass(frozen=True)
 class Option:
-    """One setting: the name users write, its default and its check."""
+    """One setting: the name users write, its default and its check.
+
+    ``aliases`` are older names of the same setting, read at the same level as the name itself
+    (a keyword argument under an old name still wins over a global under the new one).
+    """
 
     setting: str
     default: Any
     check: Callable[[str, Any], Any]
     help: str
+    aliases: tuple[str, ...] = ()
 
 
 def _between(low: int, high: int) -> Callable[[str, Any], int]:
@@ -262,8 +267,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("MINIO_PRIVATE_BUCKETS", (), _bucket_list, "buckets served with presigned URLs"),
     Option("MINIO_PUBLIC_BUCKETS", (), _bucket_list, "buckets served with plain URLs"),
     Option("MINIO_POLICY_HOOKS", (), _policy_hooks, "(bucket, policy) pairs to apply"),
-    Option("MINIO_MEDIA_FILES_BUCKET", None, _bucket_name, "bucket of MinioStorage()"),
-    Option("MINIO_DEFAULT_BUCKET", None, _bucket_name, "django-minio-backend 4.x name of the above"),
+    Option(
+        "MINIO_MEDIA_FILES_BUCKET",
+        DEFAULT_MEDIA_BUCKET,
+        _bucket_name,
+        "bucket of MinioStorage()",
+        aliases=("MINIO_DEFAULT_BUCKET",),  # django-minio-backend 4.x
+    ),
     Option("MINIO_STATIC_FILES_BUCKET", DEFAULT_STATIC_BUCKET, _bucket_name, "static bucket"),
     Option("MINIO_BUCKET_CHECK_ON_SAVE", False, _flag, "create a missing bucket before saving"),
     Option("MINIO_CONNECT_TIMEOUT", 10.0, _positive_number, "seconds to connect"),
@@ -281,9 +291,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("MINIO_URL_CACHE_PREFIX", None, _ignored, "no effect"),
     Option("MINIO_HTTP_CLIENT", None, _ignored, "no effect"),
 )
-OPTION_NAMES = frozenset(option.setting for option in OPTIONS)
+OPTION_NAMES = frozenset(name for option in OPTIONS for name in (option.setting, *option.aliases))
 SECRET_SETTINGS = frozenset({"MINIO_ACCESS_KEY", "MINIO_SECRET_KEY"})
-_MISSING = object()
 
 
 def _alias_options(storage_name: str) -> Mapping[str, Any]:
@@ -292,6 +301,30 @@ def _alias_options(storage_name: str) -> Mapping[str, Any]:
     options = alias.get("OPTIONS") or {}
     # Only MINIO_* keys: the alias may belong to another backend whose options mean nothing here.
     return {key: value for key, value in options.items() if key in OPTION_NAMES}
+
+
+class _GlobalSettings(Mapping[str, Any]):
+    """Django's settings, read as one more level of options."""
+
+    def __getitem__(self, name: str) -> Any:
+        try:
+            return getattr(settings, name)
+        except AttributeError:
+            raise KeyError(name) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name in OPTION_NAMES if hasattr(settings, name))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def _first_given(option: Option, levels: tuple[Mapping[str, Any], ...]) -> Any:
+    for level in levels:
+        for name in (option.setting, *option.aliases):
+            if name in level and level[name] is not None:
+                return level[name]
+    return None
 
 
 def reject_unknown_options(options: Mapping[str, Any]) -> None:
@@ -306,15 +339,11 @@ def reject_unknown_options(options: Mapping[str, Any]) -> None:
 def resolve_config(options: Mapping[str, Any], storage_name: str = "default") -> StorageConfig:
     """Build the configuration of one storage from its options, its alias and the settings."""
     reject_unknown_options(options)
-    from_alias = _alias_options(storage_name)
+    levels = (options, _alias_options(storage_name), _GlobalSettings())
     values: dict[str, Any] = {}
     for option in OPTIONS:
-        raw = options.get(option.setting, _MISSING)
-        if raw is _MISSING:
-            raw = from_alias.get(option.setting, _MISSING)
-        if raw is _MISSING:
-            raw = getattr(settings, option.setting, _MISSING)
-        if raw is _MISSING or raw is None:
+        raw = _first_given(option, levels)
+        if raw is None:
             # None means "not set", as it did in django-minio-backend (MINIO_USE_HTTPS = None).
             raw = option.default
         values[option.setting] = option.check(option.setting, raw) if raw is not None else None
@@ -346,9 +375,7 @@ def resolve_config(options: Mapping[str, Any], storage_name: str = "default") ->
         private_buckets=private,
         public_buckets=public,
         policy_hooks=values["MINIO_POLICY_HOOKS"],
-        media_bucket=(
-            values["MINIO_MEDIA_FILES_BUCKET"] or values["MINIO_DEFAULT_BUCKET"] or DEFAULT_MEDIA_BUCKET
-        ),
+        media_bucket=values["MINIO_MEDIA_FILES_BUCKET"],
         static_bucket=values["MINIO_STATIC_FILES_BUCKET"],
         bucket_check_on_save=values["MINIO_BUCKET_CHECK_ON_SAVE"],
         connect_timeout=values["MINIO_CONNECT_TIMEOUT"],

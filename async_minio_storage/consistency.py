@@ -12,6 +12,7 @@ from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from typing import TypeVar
+from typing import cast
 
 from django.core.files.storage import storages
 from django.utils.module_loading import import_string
@@ -29,7 +30,8 @@ def configured_storages() -> list[MinioStorage]:
     given to each ``FileField``), a ``MinioStorage()`` built from the global settings stands in.
     """
     found = []
-    for alias, options in storages.backends.items():
+    backends = cast(dict[str, dict[str, Any]], storages.backends)
+    for alias, options in backends.items():
         backend = import_string(options["BACKEND"])
         if isinstance(backend, type) and issubclass(backend, MinioStorage):
             storage = storages[alias]

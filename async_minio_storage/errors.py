@@ -65,7 +65,9 @@ def is_not_found(error: BaseException) -> bool:
 
 
 def is_name_taken(error: BaseException) -> bool:
-    return isinstance(error, S3Error) and (error.code in NAME_TAKEN_CODES or status_of(error) == 412)
+    return isinstance(error, S3Error) and (
+        error.code in NAME_TAKEN_CODES or status_of(error) == 412
+    )
 
 
 def translate(error: BaseException, *, bucket: str, name: str | None = None) -> BaseException:
@@ -92,8 +94,7 @@ def translate(error: BaseException, *, bucket: str, name: str | None = None) -> 
         return StorageRequestError(f"The object store sent an invalid response for {where!r}.")
     if isinstance(error, aiohttp.ClientError | asyncio.TimeoutError):
         return StorageUnavailable(
-            f"The object store could not be reached for {where!r}: "
-            f"{type(error).__name__}: {error}"
+            f"The object store could not be reached for {where!r}: {type(error).__name__}: {error}"
         )
     return error
 
@@ -103,5 +104,5 @@ async def translated(*, bucket: str, name: str | None = None) -> AsyncIterator[N
     """Run the block and re-raise what the client raised as this package's exceptions."""
     try:
         yield
-    except (MinioException, aiohttp.ClientError, asyncio.TimeoutError) as error:
+    except (TimeoutError, MinioException, aiohttp.ClientError) as error:
         raise translate(error, bucket=bucket, name=name) from error

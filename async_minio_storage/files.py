@@ -16,15 +16,18 @@ is never left holding a pool connection after the file is closed or read to the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 from collections.abc import AsyncIterator
 from datetime import UTC
 from datetime import datetime
 from types import TracebackType
+from typing import IO
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import Self
+from typing import cast
 
 from aiohttp import ClientResponse
 from django.core.files.base import File
@@ -40,6 +43,11 @@ if TYPE_CHECKING:
     from .storage import MinioStorage
 
 DEFAULT_CHUNK_SIZE = File.DEFAULT_CHUNK_SIZE
+
+if TYPE_CHECKING:
+    _BytesFile = File[bytes]  # django-stubs makes File generic; Django's class is not.
+else:
+    _BytesFile = File
 
 
 class ObjectReader:
@@ -98,7 +106,7 @@ class ObjectReader:
         self.drop_response()
         client = await get_client(self.connection)
         async with translated(bucket=self.bucket, name=self.key):
-            response = await client.get_object(
+            response: ClientResponse = await client.get_object(
                 self.bucket,
                 self.key,
                 offset=self.position,
@@ -157,11 +165,10 @@ class ObjectReader:
         self._response = self._response_loop = None
         if response is None or loop is None:
             return
-        try:
-            # release() returns a finished connection to the pool and closes an unfinished one.
+        # release() returns a finished connection to the pool and closes an unfinished one. If
+        # the loop is closed, its connections are gone already.
+        with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(response.release)
-        except RuntimeError:
-            pass  # the loop is closed, and its connections with it
 
 
 class AsyncMinioFile:
@@ -257,7 +264,7 @@ class SyncObjectStream(io.RawIOBase):
         return True
 
     def read(self, size: int = -1) -> bytes:
-        self._checkClosed()  # type: ignore[attr-defined]
+        self._checkClosed()
         return run_sync(self._reader.read, size)
 
     def readall(self) -> bytes:
@@ -269,7 +276,7 @@ class SyncObjectStream(io.RawIOBase):
         return len(data)
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        self._checkClosed()  # type: ignore[attr-defined]
+        self._checkClosed()
         return self._reader.seek(offset, whence)
 
     def tell(self) -> int:
@@ -281,7 +288,7 @@ class SyncObjectStream(io.RawIOBase):
         super().close()
 
 
-class MinioFile(File):
+class MinioFile(_BytesFile):
     """The file ``storage.open(name)`` returns: a read-only Django ``File`` that streams.
 
     ``chunks()``, iteration and ``read(n)`` fetch bytes as they go. Reopening a closed file
@@ -289,7 +296,7 @@ class MinioFile(File):
     """
 
     def __init__(self, reader: ObjectReader, name: str, storage: MinioStorage) -> None:
-        super().__init__(SyncObjectStream(reader), name)
+        super().__init__(cast(IO[bytes], SyncObjectStream(reader)), name)
         self._reader = reader
         self._storage = storage
         self.mode = "rb"
@@ -303,7 +310,7 @@ class MinioFile(File):
             raise ValueError(f"Objects are opened read-only ('rb'); got mode {mode!r}.")
         if self.closed:
             self._reader.seek(0)
-            self.file = SyncObjectStream(self._reader)
+            self.file = cast(IO[bytes], SyncObjectStream(self._reader))
         else:
             self.seek(0)
         return self

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
-from miniopy_async import Minio
+from miniopy_async.api import Minio
 from miniopy_async.error import MinioException
 from miniopy_async.error import S3Error
 
@@ -40,14 +40,14 @@ class MinioServerStatus:
 
 
 async def probe_server(
-    client: Minio, bucket: str, timeout: float = DEFAULT_PROBE_TIMEOUT
+    client: Minio, bucket: str, time_limit: float = DEFAULT_PROBE_TIMEOUT
 ) -> MinioServerStatus:
-    """Ask the server about ``bucket`` and report whether it answered, within ``timeout``."""
+    """Ask the server about ``bucket``; report whether it answered within ``time_limit`` s."""
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(time_limit):
             exists = await client.bucket_exists(bucket)
     except TimeoutError:
-        return MinioServerStatus(False, f"No answer within {timeout:g} s.")
+        return MinioServerStatus(False, f"No answer within {time_limit:g} s.")
     except S3Error as error:
         return MinioServerStatus(False, f"{error.code}: {error.message}", status_of(error))
     except (aiohttp.ClientError, MinioException) as error:

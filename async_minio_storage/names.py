@@ -21,7 +21,8 @@ from django.core.files.utils import validate_file_name
 if TYPE_CHECKING:
     from django.core.files.storage import Storage
 
-MAX_KEY_BYTES = 1024
+MAX_KEY_BYTES = 1024  # S3's limit for a whole key
+MAX_SEGMENT_BYTES = 255  # MinIO's limit for each "/"-separated part (it stores them as paths)
 
 
 def object_key(name: str | os.PathLike[str]) -> str:
@@ -29,7 +30,8 @@ def object_key(name: str | os.PathLike[str]) -> str:
 
     Backslashes become slashes, as in Django's own storages. Refused: empty names, absolute
     names, ``.`` or ``..`` segments, empty segments (``a//b``, trailing ``/``), control
-    characters (NUL included) and keys longer than S3's limit of 1024 UTF-8 bytes.
+    characters (NUL included), keys longer than S3's limit of 1024 UTF-8 bytes, and segments
+    longer than MinIO's limit of 255 bytes.
     """
     key = os.fspath(name).replace("\\", "/")
     if not key:
@@ -50,6 +52,12 @@ def object_key(name: str | os.PathLike[str]) -> str:
     if size > MAX_KEY_BYTES:
         raise SuspiciousFileOperation(
             f"Object name is {size} bytes long in UTF-8; S3 keys are limited to {MAX_KEY_BYTES}."
+        )
+    longest = max(len(segment.encode("utf-8")) for segment in segments)
+    if longest > MAX_SEGMENT_BYTES:
+        raise SuspiciousFileOperation(
+            f"Object name {key[:60]!r}... has a part of {longest} bytes between slashes; MinIO "
+            f"limits each part to {MAX_SEGMENT_BYTES}."
         )
     return key
 

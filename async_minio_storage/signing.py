@@ -48,7 +48,9 @@ def _signing_key(secret_key: str, date_stamp: str, region: str) -> bytes:
 
 
 def _encode_query(parameters: Mapping[str, str]) -> str:
-    encoded = sorted((quote(name, safe=""), quote(value, safe="")) for name, value in parameters.items())
+    encoded = sorted(
+        (quote(name, safe=""), quote(value, safe="")) for name, value in parameters.items()
+    )
     return "&".join(f"{name}={value}" for name, value in encoded)
 
 

@@ -24,7 +24,7 @@ from django.core.signals import setting_changed
 from django.utils.deconstruct import deconstructible
 from django.utils.functional import cached_property
 from django.utils.timezone import make_naive
-from miniopy_async import Minio
+from miniopy_async.api import Minio
 from miniopy_async.datatypes import Object
 
 from . import buckets
@@ -49,6 +49,7 @@ from .signing import presign_url
 from .signing import public_url
 from .sync_edge import run_sync
 from .uploads import ContentReader
+from .uploads import body_size
 from .uploads import put_bytes
 from .uploads import put_multipart
 
@@ -181,11 +182,19 @@ class MinioStorage(Storage):
         names = self._candidates(name, max_length)
         head = await reader.read(config.multipart_threshold)
 
-        if len(head) < config.multipart_threshold:
+        if body_size(head) < config.multipart_threshold:
             for key in names:
                 try:
                     async with translated(bucket=bucket, name=key):
-                        await put_bytes(client, bucket, key, head, headers, if_absent=if_absent)
+                        await put_bytes(
+                            client,
+                            bucket,
+                            key,
+                            head,
+                            headers,
+                            if_absent=if_absent,
+                            attempts=config.retry_attempts,
+                        )
                 except NameTaken:
                     continue
                 return key
@@ -207,6 +216,7 @@ class MinioStorage(Storage):
                         part_size=config.multipart_part_size,
                         concurrency=config.multipart_concurrency,
                         if_absent=if_absent,
+                        attempts=config.retry_attempts,
                     )
             except NameTaken:
                 if not await reader.rewind():
@@ -250,7 +260,8 @@ class MinioStorage(Storage):
         key = object_key(name)
         client = await self.aclient()
         async with translated(bucket=self.bucket_name, name=key):
-            return await client.stat_object(self.bucket_name, key)
+            stat: Object = await client.stat_object(self.bucket_name, key)
+        return stat
 
     def exists(self, name: str) -> bool:
         return run_sync(self.aexists, name)
@@ -326,7 +337,7 @@ class MinioStorage(Storage):
 
     def url(
         self,
-        name: str,
+        name: str | None,
         expire: timedelta | float | None = None,
         parameters: Mapping[str, str] | None = None,
     ) -> str:
@@ -338,6 +349,8 @@ class MinioStorage(Storage):
         ``{"response-content-disposition": 'attachment; filename="report.pdf"'}``; a URL with
         parameters is always presigned, since S3 ignores them on anonymous requests.
         """
+        if name is None:
+            raise ValueError("url() needs the name of an object.")
         key = object_key(name)
         config = self.config
         if self.is_public and not parameters:
@@ -415,4 +428,3 @@ class MinioStaticStorage(MinioStorage):
 # Drop-in names for projects coming from django-minio-backend.
 MinioBackend = MinioStorage
 MinioBackendStatic = MinioStaticStorage
-

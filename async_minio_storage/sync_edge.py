@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import os
 import threading
 from collections.abc import Callable
@@ -78,12 +79,10 @@ class PortalLoop:
         """Close the loop's sessions on the loop, then stop and close it."""
         if not self._thread.is_alive():
             return
-        try:
+        with contextlib.suppress(FutureTimeoutError):
             asyncio.run_coroutine_threadsafe(self.loop.shutdown_asyncgens(), self.loop).result(
                 timeout
             )
-        except FutureTimeoutError:
-            pass
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout)
         if not self._thread.is_alive():

@@ -27,17 +27,28 @@ from collections.abc import Callable
 from typing import Any
 from xml.etree import ElementTree
 
-from miniopy_async import Minio
+from miniopy_async.api import Minio
 from miniopy_async.error import S3Error
+from miniopy_async.error import ServerError
+from miniopy_async.helpers import DictType
 from miniopy_async.helpers import md5sum_hash
 from miniopy_async.xml import Element
 from miniopy_async.xml import SubElement
 from miniopy_async.xml import getbytes
 
+from .errors import status_of
+
 logger = logging.getLogger(__name__)
 
 # Digests of bodies larger than this are computed in a worker thread, not on the loop.
 _DIGEST_ON_LOOP_LIMIT = 256 * 1024
+# Uploads are read from their file in pieces of this size.
+READ_PIECE = 1024 * 1024
+
+
+def retry_delay(attempt: int) -> float:
+    """Seconds to wait before retrying after failed attempt number ``attempt`` (1, 2, ...)."""
+    return 0.1 * 2.0 ** (attempt - 1)
 
 
 class ContentReader:
@@ -79,35 +90,48 @@ class ContentReader:
             return False
         return True
 
-    async def read(self, size: int) -> bytes:
-        """Read ``size`` bytes, or fewer only at the end of the content."""
-        chunks: list[bytes] = []
+    async def read(self, size: int) -> io.BytesIO:
+        """Read ``size`` bytes (fewer only at the end) into a buffer that is sent as it is.
+
+        The bytes are read in pieces of at most ``READ_PIECE`` and written into a ``BytesIO``
+        that owns its memory: aiohttp and miniopy-async take a view of a request body
+        (``getbuffer()``), which would copy a ``BytesIO`` built on a ``bytes`` object. So a part
+        occupies its size in memory once, plus one piece while it is being read.
+        """
+        buffer = io.BytesIO()
         missing = size
         while missing > 0:
+            wanted = min(missing, READ_PIECE)
             if self._read_is_async:
-                chunk = await self._read(missing)
+                piece = await self._read(wanted)
             else:
-                chunk = await self._call(self._read, missing)
-            if isinstance(chunk, str):
-                chunk = chunk.encode("utf-8")
-            if not isinstance(chunk, bytes | bytearray | memoryview):
+                piece = await self._call(self._read, wanted)
+            if isinstance(piece, str):
+                piece = piece.encode("utf-8")
+            if not isinstance(piece, bytes | bytearray | memoryview):
                 raise TypeError(
                     f"{type(self._content).__name__}.read() returned "
-                    f"{type(chunk).__name__}, not bytes."
+                    f"{type(piece).__name__}, not bytes."
                 )
-            if not chunk:
+            if not piece:
                 break
-            chunks.append(bytes(chunk))
-            missing -= len(chunk)
-        return b"".join(chunks)
+            buffer.write(piece)
+            missing -= len(piece)
+        buffer.seek(0)
+        return buffer
 
 
-async def _digest_headers(client: Minio, body: bytes) -> dict[str, str]:
+def body_size(body: io.BytesIO) -> int:
+    with body.getbuffer() as view:
+        return view.nbytes
+
+
+async def _digest_headers(client: Minio, body: io.BytesIO) -> dict[str, str]:
     # Over https miniopy-async computes Content-MD5 on the loop; do it here, off the loop when
     # the body is large. (Over http it hashes in a thread by itself.)
-    if not client._base_url.is_https:  # noqa: SLF001
+    if not client._base_url.is_https:
         return {}
-    if len(body) > _DIGEST_ON_LOOP_LIMIT:
+    if body_size(body) > _DIGEST_ON_LOOP_LIMIT:
         digest = await asyncio.to_thread(md5sum_hash, body)
     else:
         digest = md5sum_hash(body)
@@ -118,62 +142,81 @@ async def _put(
     client: Minio,
     bucket: str,
     key: str,
-    body: bytes,
+    body: io.BytesIO,
     headers: dict[str, str],
-    query_params: dict[str, str] | None = None,
+    query_params: DictType | None = None,
+    *,
+    attempts: int,
 ) -> str:
-    """One PUT request (an object or a part); returns the ETag."""
-    request_headers = {**headers, **await _digest_headers(client, body)}
-    # A BytesIO body is written in chunks; aiohttp warns that raw bytes above 1 MiB may not be.
-    response = await client._execute(  # noqa: SLF001
-        "PUT",
-        bucket,
-        key,
-        body=io.BytesIO(body),
-        headers=request_headers,
-        query_params=query_params,
-        no_body_trace=True,
-    )
-    response.release()
-    return str(response.headers.get("ETag", "")).strip('"')
+    """One PUT (an object or a part), retried on 5xx answers; returns the ETag.
+
+    PUTs are retried here rather than by the session's retry policy: the body must be rewound
+    for each attempt, and aiohttp sends a ``BytesIO`` from wherever it was left.
+    """
+    request_headers: DictType = {**headers, **await _digest_headers(client, body)}
+    for attempt in range(1, attempts + 1):
+        body.seek(0)
+        try:
+            response = await client._execute(
+                "PUT",
+                bucket,
+                key,
+                body=body,
+                headers=request_headers,
+                query_params=query_params,
+                no_body_trace=True,
+            )
+        except (S3Error, ServerError) as error:
+            if attempt == attempts or (status_of(error) or 0) < 500:
+                raise
+            await asyncio.sleep(retry_delay(attempt))
+            continue
+        response.release()
+        return str(response.headers.get("ETag", "")).strip('"')
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 async def put_bytes(
     client: Minio,
     bucket: str,
     key: str,
-    body: bytes,
+    body: io.BytesIO,
     headers: dict[str, str],
     *,
     if_absent: bool,
+    attempts: int,
 ) -> None:
     """One PUT. With ``if_absent``, an existing object makes the server answer 412."""
-    await _put(client, bucket, key, body, {**headers, "If-None-Match": "*"} if if_absent else headers)
+    if if_absent:
+        headers = {**headers, "If-None-Match": "*"}
+    await _put(client, bucket, key, body, headers, attempts=attempts)
 
 
 async def put_multipart(
     client: Minio,
     bucket: str,
     key: str,
-    first_bytes: bytes,
+    first_part: io.BytesIO,
     reader: ContentReader,
     headers: dict[str, str],
     *,
     part_size: int,
     concurrency: int,
     if_absent: bool,
+    attempts: int,
 ) -> None:
-    """A multipart upload of ``first_bytes`` followed by the rest of ``reader``.
+    """A multipart upload of ``first_part`` followed by the rest of ``reader``.
 
     At most ``concurrency`` parts are in memory at once. Whatever goes wrong, including
     cancellation, the upload is aborted so that no parts are left behind on the server;
     with ``if_absent`` the completion is conditional, so an object that appeared meanwhile is
     never replaced.
     """
-    upload_id = await client._create_multipart_upload(bucket, key, dict(headers))  # noqa: SLF001
+    upload_id = await client._create_multipart_upload(bucket, key, dict(headers))
     try:
+        parts = _PartSource(first_part, reader, part_size)
         etags = await _upload_parts(
-            client, bucket, key, upload_id, _PartSource(first_bytes, reader, part_size), concurrency
+            client, bucket, key, upload_id, parts, concurrency=concurrency, attempts=attempts
         )
         await _complete(client, bucket, key, upload_id, etags, if_absent=if_absent)
     except BaseException:
@@ -182,18 +225,23 @@ async def put_multipart(
 
 
 class _PartSource:
-    """Cuts the upload into parts of ``part_size`` bytes (the last may be shorter)."""
+    """The parts of an upload: the bytes read first, then ``part_size`` bytes at a time.
 
-    def __init__(self, first_bytes: bytes, reader: ContentReader, part_size: int) -> None:
-        self._pending = first_bytes
+    The first part is whatever was read to decide that the upload is multipart (the multipart
+    threshold, at least 5 MiB); S3 only requires parts other than the last to be 5 MiB or more,
+    not to be equal, so nothing is ever cut or copied.
+    """
+
+    def __init__(self, first_part: io.BytesIO, reader: ContentReader, part_size: int) -> None:
+        self._first_part: io.BytesIO | None = first_part
         self._reader = reader
         self._part_size = part_size
 
-    async def next_part(self) -> bytes | None:
-        if len(self._pending) < self._part_size:
-            self._pending += await self._reader.read(self._part_size - len(self._pending))
-        part, self._pending = self._pending[: self._part_size], self._pending[self._part_size :]
-        return part or None
+    async def next_part(self) -> io.BytesIO | None:
+        part, self._first_part = self._first_part, None
+        if part is None:
+            part = await self._reader.read(self._part_size)
+        return part if body_size(part) else None
 
 
 async def _upload_parts(
@@ -202,12 +250,14 @@ async def _upload_parts(
     key: str,
     upload_id: str,
     source: _PartSource,
+    *,
     concurrency: int,
+    attempts: int,
 ) -> list[str]:
     etags: dict[int, str] = {}
     slots = asyncio.Semaphore(concurrency)
 
-    async def upload(number: int, data: bytes) -> None:
+    async def upload(number: int, data: io.BytesIO) -> None:
         try:
             etags[number] = await _put(
                 client,
@@ -216,6 +266,7 @@ async def _upload_parts(
                 data,
                 {},
                 query_params={"partNumber": str(number), "uploadId": upload_id},
+                attempts=attempts,
             )
         finally:
             slots.release()
@@ -252,23 +303,22 @@ async def _complete(
         SubElement(part, "PartNumber", str(number))
         SubElement(part, "ETag", f'"{etag}"')
     body = getbytes(element)
-    headers = {"Content-Type": "application/xml", "Content-MD5": md5sum_hash(body) or ""}
+    headers: DictType = {"Content-Type": "application/xml", "Content-MD5": md5sum_hash(body) or ""}
     if if_absent:
         headers["If-None-Match"] = "*"
-    response = await client._execute(  # noqa: SLF001
+    response = await client._execute(
         "POST", bucket, key, body=body, headers=headers, query_params={"uploadId": upload_id}
     )
     text = await response.text()
     # S3 may answer 200 and put the error in the body (documented for this call).
-    if text and ElementTree.fromstring(text).tag.rsplit("}", 1)[-1] == "Error":
+    # The XML comes from the configured server, parsed as miniopy-async parses all of it.
+    if text and ElementTree.fromstring(text).tag.rsplit("}", 1)[-1] == "Error":  # noqa: S314
         raise S3Error.fromxml(response, text)
 
 
 async def _abort(client: Minio, bucket: str, key: str, upload_id: str) -> None:
     try:
-        await asyncio.shield(
-            client._abort_multipart_upload(bucket, key, upload_id)  # noqa: SLF001
-        )
+        await asyncio.shield(client._abort_multipart_upload(bucket, key, upload_id))
     except Exception:
         logger.warning(
             "Could not abort multipart upload %s of %s/%s; the server's lifecycle rules "
@@ -278,4 +328,3 @@ async def _abort(client: Minio, bucket: str, key: str, upload_id: str) -> None:
             key,
             exc_info=True,
         )
-

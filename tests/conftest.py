@@ -58,10 +58,14 @@ class S3Admin:
             region="us-east-1",
         )
 
-    def put(self, bucket: str, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+    def put(
+        self, bucket: str, key: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> None:
         async def put() -> None:
             async with self._client() as client:
-                await client.put_object(bucket, key, io.BytesIO(data), len(data), content_type=content_type)
+                await client.put_object(
+                    bucket, key, io.BytesIO(data), len(data), content_type=content_type
+                )
 
         run(put())
 
@@ -87,8 +91,10 @@ class S3Admin:
         async def keys() -> list[str]:
             async with self._client() as client:
                 return sorted(
-                    item.object_name or ""
-                    async for item in client.list_objects(bucket, recursive=True)
+                    [
+                        item.object_name or ""
+                        async for item in client.list_objects(bucket, recursive=True)
+                    ]
                 )
 
         return run(keys())
@@ -125,13 +131,24 @@ class S3Admin:
             async with self._client() as client:
                 uploads = await client._list_multipart_uploads(bucket)
                 for upload in uploads.uploads:
-                    await client._abort_multipart_upload(bucket, upload.object_name, upload.upload_id)
-                keys = [item.object_name or "" async for item in client.list_objects(bucket, recursive=True)]
+                    await client._abort_multipart_upload(
+                        bucket, upload.object_name, upload.upload_id
+                    )
+                keys = [
+                    item.object_name or ""
+                    async for item in client.list_objects(bucket, recursive=True)
+                ]
                 if keys:
-                    errors = await client.remove_objects(bucket, [DeleteObject(key) for key in keys])
+                    errors = await client.remove_objects(
+                        bucket, [DeleteObject(key) for key in keys]
+                    )
                     assert not errors, errors
                 # SeaweedFS keeps emptied "directories" listable until they are deleted too.
-                directories = {key.rsplit("/", depth)[0] + "/" for key in keys for depth in range(1, key.count("/") + 1)}
+                directories = {
+                    key.rsplit("/", depth)[0] + "/"
+                    for key in keys
+                    for depth in range(1, key.count("/") + 1)
+                }
                 for directory in sorted(directories, key=lambda name: -name.count("/")):
                     await client.remove_object(bucket, directory)
 

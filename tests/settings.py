@@ -4,7 +4,7 @@ The MINIO_* settings that depend on the server (endpoint, keys, bucket names) ar
 ``conftest.py`` once the server has started; nothing here reaches the network.
 """
 
-SECRET_KEY = "tests-only-not-secret"  # noqa: S105
+SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
 USE_TZ = True
 TIME_ZONE = "Europe/Budapest"
@@ -21,3 +21,4 @@ STORAGES = {
     "staticfiles": {"BACKEND": "async_minio_storage.MinioStaticStorage"},
 }
 STATIC_URL = "/static/"
+TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True}]

@@ -29,7 +29,9 @@ def test_save_guesses_the_content_type_from_the_name(storage, s3_admin):
     storage.save("data.unknownext", ContentFile(b"?"))
 
     assert s3_admin.content_type(storage.bucket_name, "page.html") == "text/html"
-    assert s3_admin.content_type(storage.bucket_name, "data.unknownext") == "application/octet-stream"
+    assert (
+        s3_admin.content_type(storage.bucket_name, "data.unknownext") == "application/octet-stream"
+    )
 
 
 def test_saving_a_taken_name_keeps_the_old_object_and_stores_under_a_new_name(storage, s3_admin):
@@ -38,7 +40,8 @@ def test_saving_a_taken_name_keeps_the_old_object_and_stores_under_a_new_name(st
 
     assert first == "report.pdf"
     assert second != first
-    assert second.startswith("report_") and second.endswith(".pdf")
+    assert second.startswith("report_")
+    assert second.endswith(".pdf")
     assert s3_admin.get(storage.bucket_name, first) == b"first"
     assert s3_admin.get(storage.bucket_name, second) == b"second"
 

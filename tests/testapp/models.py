@@ -11,3 +11,6 @@ def private_storage() -> MinioStorage:
 
 class Attachment(models.Model):
     file = models.FileField(storage=private_storage, upload_to=iso_date_prefix, max_length=100)
+
+    def __str__(self) -> str:
+        return self.file.name

@@ -1,0 +1,40 @@
+"""Test and lint sessions. Run them all with ``./dev.sh test`` (which installs nox first).
+
+``tests`` runs the whole suite against a real S3 server (SeaweedFS, started by the suite) on the
+supported Django lines: 5.2 and 4.2 LTS on the default Python, and the newest Django on the
+newest Python. ``lint`` is ruff and mypy.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.reuse_venv = "yes"
+nox.options.error_on_missing_interpreters = True
+
+MATRIX = [
+    ("3.11", "5.2"),
+    ("3.11", "4.2"),
+    ("3.13", "6.1"),
+]
+
+
+@nox.session(python="3.11")
+def lint(session: nox.Session) -> None:
+    session.install("-e", ".[dev]", "django~=5.2.0")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("mypy")
+
+
+@nox.session
+@nox.parametrize(("python", "django"), MATRIX, ids=[f"py{p}-django{d}" for p, d in MATRIX])
+def tests(session: nox.Session, django: str) -> None:
+    session.install("-e", ".[test]", f"django~={django}.0")
+    session.run(
+        "pytest",
+        "--cov=async_minio_storage",
+        "--cov-report=term-missing:skip-covered",
+        *session.posargs,
+    )

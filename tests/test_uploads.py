@@ -1,0 +1,247 @@
+"""Uploads: streamed in bounded memory, off the event loop, and never overwriting by accident."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import os
+import threading
+import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.base import File
+from django.core.files.uploadedfile import TemporaryUploadedFile
+
+from async_minio_storage import MinioStorage
+from async_minio_storage import sync_edge
+from tests.conftest import SESSION_PREFIX
+
+MiB = 1024 * 1024
+
+
+class ThreadRecordingFile(io.FileIO):
+    """A file on disk that remembers which threads read it."""
+
+    def __init__(self, path: os.PathLike[str]) -> None:
+        super().__init__(path, "rb")
+        self.reading_threads: set[int] = set()
+
+    def read(self, size: int = -1) -> bytes:
+        self.reading_threads.add(threading.get_ident())
+        return super().read(size)
+
+
+class Unseekable(io.RawIOBase):
+    """A stream that can only be read forward, like a pipe or a socket."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        chunk = self._data.read(min(len(buffer), 1000))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+    def seekable(self) -> bool:
+        return False
+
+
+@pytest.fixture
+def big_file(tmp_path):
+    """24 MiB on disk, more than the multipart threshold."""
+    path = tmp_path / "big.bin"
+    block = os.urandom(MiB)
+    with path.open("wb") as handle:
+        for _ in range(24):
+            handle.write(block)
+    return path
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_a_large_file_is_uploaded_in_parts(storage, big_file, s3_admin):
+    with TemporaryUploadedFile("big.bin", "application/octet-stream", 24 * MiB, None) as upload:
+        with big_file.open("rb") as source:
+            upload.write(source.read())
+        name = storage.save("uploads/big.bin", upload)
+
+    assert storage.size(name) == 24 * MiB
+    assert digest(s3_admin.get(storage.bucket_name, name)) == digest(big_file.read_bytes())
+    assert storage.open(name).file._reader.etag.endswith('-3"')  # three 10 MiB parts
+
+
+def test_a_large_upload_holds_a_few_parts_in_memory_not_the_file(bucket, big_file):
+    storage = MinioStorage(
+        bucket_name=bucket,
+        MINIO_MULTIPART_THRESHOLD=5 * MiB,
+        MINIO_MULTIPART_PART_SIZE=5 * MiB,
+        MINIO_MULTIPART_CONCURRENCY=2,
+    )
+    storage.exists("warm-the-portal")
+
+    tracemalloc.start()
+    try:
+        with big_file.open("rb") as handle:
+            storage.save("bounded.bin", File(handle))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert storage.size("bounded.bin") == 24 * MiB
+    assert peak < 18 * MiB  # the file is 24 MiB; two parts in flight and one being read is 15
+
+
+def test_sync_saves_read_the_file_off_the_portal_loop(storage, big_file):
+    storage.exists("start-the-portal")
+    loop_thread = sync_edge.portal().thread.ident
+
+    with ThreadRecordingFile(big_file) as handle:
+        storage.save("off-loop.bin", File(handle))
+
+    assert handle.reading_threads
+    assert loop_thread not in handle.reading_threads
+
+
+async def test_async_saves_read_the_file_off_the_event_loop(storage, big_file):
+    loop_thread = threading.get_ident()
+
+    with ThreadRecordingFile(big_file) as handle:
+        await storage.asave("off-loop.bin", File(handle))
+
+    assert handle.reading_threads
+    assert loop_thread not in handle.reading_threads
+
+
+def test_concurrent_saves_of_one_name_from_threads_lose_nothing(storage, s3_admin):
+    def save(number: int) -> str:
+        return storage.save("same.txt", ContentFile(b"writer %d" % number))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        names = list(pool.map(save, range(16)))
+
+    assert len(set(names)) == 16
+    stored = {s3_admin.get(storage.bucket_name, name) for name in names}
+    assert stored == {b"writer %d" % number for number in range(16)}
+
+
+async def test_concurrent_asaves_of_one_name_lose_nothing(storage, s3_admin):
+    names = await asyncio.gather(
+        *(storage.asave("same.txt", ContentFile(b"writer %d" % number)) for number in range(50))
+    )
+
+    assert len(set(names)) == 50
+    assert "same.txt" in names
+    for number, name in enumerate(names):
+        assert s3_admin.get(storage.bucket_name, name) == b"writer %d" % number
+
+
+async def test_concurrent_large_saves_of_one_name_lose_nothing(bucket, s3_admin):
+    storage = MinioStorage(
+        bucket_name=bucket, MINIO_MULTIPART_THRESHOLD=5 * MiB, MINIO_MULTIPART_PART_SIZE=5 * MiB
+    )
+    payloads = [bytes([number]) * (6 * MiB) for number in range(4)]
+
+    names = await asyncio.gather(
+        *(storage.asave("large.bin", ContentFile(payload)) for payload in payloads)
+    )
+
+    assert len(set(names)) == 4
+    for name, payload in zip(names, payloads, strict=True):
+        assert s3_admin.get(bucket, name) == payload
+    assert s3_admin.incomplete_uploads(bucket) == []
+
+
+def test_replace_existing_overwrites_large_objects_too(bucket, s3_admin):
+    storage = MinioStorage(
+        bucket_name=bucket,
+        replace_existing=True,
+        MINIO_MULTIPART_THRESHOLD=5 * MiB,
+        MINIO_MULTIPART_PART_SIZE=5 * MiB,
+    )
+
+    storage.save("video.bin", ContentFile(b"a" * (6 * MiB)))
+    name = storage.save("video.bin", ContentFile(b"b" * (6 * MiB)))
+
+    assert name == "video.bin"
+    assert s3_admin.get(bucket, "video.bin") == b"b" * (6 * MiB)
+
+
+def test_a_failing_read_leaves_no_object_and_no_parts_behind(bucket, s3_admin):
+    storage = MinioStorage(
+        bucket_name=bucket, MINIO_MULTIPART_THRESHOLD=5 * MiB, MINIO_MULTIPART_PART_SIZE=5 * MiB
+    )
+
+    class BreaksHalfway(io.RawIOBase):
+        sent = 0
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+            if self.sent >= 12 * MiB:
+                raise OSError("the client went away")
+            size = min(len(buffer), MiB)
+            buffer[:size] = b"x" * size
+            self.sent += size
+            return size
+
+    with pytest.raises(OSError, match="went away"):
+        storage.save("broken.bin", File(BreaksHalfway()))
+
+    assert s3_admin.keys(bucket) == []
+    assert s3_admin.incomplete_uploads(bucket) == []
+
+
+def test_an_empty_file_is_stored(storage):
+    name = storage.save("empty.txt", ContentFile(b""))
+
+    assert storage.size(name) == 0
+    assert storage.open(name).read() == b""
+
+
+def test_text_content_is_stored_as_utf8(storage):
+    name = storage.save("text.txt", ContentFile("naïve text"))
+
+    assert storage.open(name).read() == "naïve text".encode()
+
+
+def test_a_stream_that_cannot_seek_is_stored(bucket):
+    storage = MinioStorage(
+        bucket_name=bucket, MINIO_MULTIPART_THRESHOLD=5 * MiB, MINIO_MULTIPART_PART_SIZE=5 * MiB
+    )
+    small, large = os.urandom(3000), os.urandom(7 * MiB)
+
+    small_name = storage.save("small-stream.bin", File(Unseekable(small)))
+    large_name = storage.save("large-stream.bin", File(Unseekable(large)))
+
+    assert storage.open(small_name).read() == small
+    assert storage.open(large_name).read() == large
+
+
+def test_bucket_check_on_save_creates_a_missing_bucket_once(s3_admin):
+    new_bucket = f"{SESSION_PREFIX}-created-on-save"
+    storage = MinioStorage(bucket_name=new_bucket, MINIO_BUCKET_CHECK_ON_SAVE=True)
+    try:
+        storage.save("first.txt", ContentFile(b"1"))
+        assert s3_admin.bucket_exists(new_bucket)
+
+        s3_admin.remove_bucket(new_bucket)  # behind the storage's back
+        with pytest.raises(FileNotFoundError, match="bucket"):
+            storage.save("second.txt", ContentFile(b"2"))  # checked once per process, not again
+    finally:
+        s3_admin.remove_bucket(new_bucket)
+
+
+def test_without_bucket_check_a_missing_bucket_is_a_clear_error():
+    storage = MinioStorage(bucket_name=f"{SESSION_PREFIX}-never-created")
+
+    with pytest.raises(FileNotFoundError, match="No bucket"):
+        storage.save("x.txt", ContentFile(b"x"))
