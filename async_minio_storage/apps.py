@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import PurePath
 
 from django.apps import AppConfig
 from django.conf import settings
@@ -38,9 +39,16 @@ SKIP_CHECK_FOR_COMMANDS = frozenset(
 
 
 def _running_command() -> str | None:
-    """The management command this process runs, if it was started by manage.py/django-admin."""
-    program = sys.argv[0].rsplit("/", 1)[-1] if sys.argv else ""
-    if program in ("manage.py", "django-admin", "django-admin.py", "__main__.py"):
+    """The management command this process runs, if it was started by manage.py/django-admin.
+
+    A pytest run counts as the ``test`` command.
+    """
+    program = PurePath(sys.argv[0]) if sys.argv else PurePath()
+    if program.name in ("pytest", "py.test") or program.parent.name == "pytest":
+        return "test"
+    if program.name in ("manage.py", "django-admin", "django-admin.py") or (
+        program.name == "__main__.py" and program.parent.name == "django"  # python -m django
+    ):
         return sys.argv[1] if len(sys.argv) > 1 else "help"
     return None
 

@@ -26,7 +26,6 @@ import ssl
 import threading
 import weakref
 from collections.abc import AsyncGenerator
-from functools import cache
 
 import aiohttp
 import certifi
@@ -52,10 +51,20 @@ RETRY_STATUSES = frozenset({500, 502, 503, 504})
 RETRIED_BY_SESSION = frozenset({"GET", "HEAD", "DELETE", "POST"})
 
 
-@cache
-def _default_ssl_context() -> ssl.SSLContext:
-    # Building a context reads the CA bundle from disk (~20 ms): done once, in a worker thread.
-    return ssl.create_default_context(cafile=os.environ.get("SSL_CERT_FILE") or certifi.where())
+_ssl_context: ssl.SSLContext | None = None
+
+
+async def _shared_ssl_context() -> ssl.SSLContext:
+    """One TLS context for the process, trusting ``SSL_CERT_FILE`` or certifi's CA bundle.
+
+    Building one reads the CA bundle from disk (~20 ms), so it is built once, in a worker
+    thread rather than on the loop.
+    """
+    global _ssl_context
+    if _ssl_context is None:
+        cafile = os.environ.get("SSL_CERT_FILE") or certifi.where()
+        _ssl_context = await asyncio.to_thread(ssl.create_default_context, cafile=cafile)
+    return _ssl_context
 
 
 def _build_client(settings: ConnectionSettings, ssl_context: ssl.SSLContext | None) -> Minio:
@@ -94,7 +103,10 @@ def _build_client(settings: ConnectionSettings, ssl_context: ssl.SSLContext | No
 async def get_client(settings: ConnectionSettings) -> Minio:
     """Return the running loop's client for ``settings``, creating it on first use."""
     loop = asyncio.get_running_loop()
-    ssl_context = await asyncio.to_thread(_default_ssl_context) if settings.use_https else None
+    loop_clients = _clients.get(loop)
+    if loop_clients is not None and (client := loop_clients.get(settings)) is not None:
+        return client
+    ssl_context = await _shared_ssl_context() if settings.use_https else None
     with _registry_lock:
         loop_clients = _clients.get(loop)
         first_on_loop = loop_clients is None

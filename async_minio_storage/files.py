@@ -92,7 +92,10 @@ class ObjectReader:
             etag=headers.get("ETag"),
             last_modified=datetime.fromtimestamp(timestamp, tz=UTC) if timestamp else None,
         )
-        reader._keep(response)
+        if reader.size:
+            reader._keep(response)
+        else:
+            response.release()  # nothing to read: do not hold a connection for it
         return reader
 
     def _keep(self, response: ClientResponse) -> None:

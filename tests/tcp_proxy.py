@@ -5,6 +5,9 @@ many TCP connections a sequence of calls opened (connection reuse) or that a cal
 (``url()``). The signature covers the ``Host`` header, which the client sets to the proxy's
 address and the proxy passes on unchanged, so signed requests still verify.
 
+Given a TLS context it also terminates TLS, which is how the suite tests ``MINIO_USE_HTTPS``
+against a server that speaks plain HTTP.
+
 The proxy runs its own event loop in a daemon thread, independent of the loops under test.
 """
 
@@ -12,11 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import threading
 
 
 class TcpProxy:
-    def __init__(self, target: str) -> None:
+    """Forwards connections to ``target``; with ``tls``, it terminates TLS in front of it."""
+
+    def __init__(self, target: str, tls: ssl.SSLContext | None = None) -> None:
+        self.tls = tls
         host, port = target.rsplit(":", 1)
         self.target_host, self.target_port = host, int(port)
         self.accepted = 0
@@ -34,7 +41,7 @@ class TcpProxy:
     def start(self) -> TcpProxy:
         self._thread.start()
         self._server = asyncio.run_coroutine_threadsafe(
-            asyncio.start_server(self._accept, "127.0.0.1", 0), self._loop
+            asyncio.start_server(self._accept, "127.0.0.1", 0, ssl=self.tls), self._loop
         ).result(5)
         return self
 

@@ -153,3 +153,16 @@ def test_the_consistency_check_is_off_by_default(declared, s3_admin, monkeypatch
     apps.get_app_config("async_minio_storage").ready()
 
     assert not s3_admin.bucket_exists(declared.private)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["/venv/bin/pytest", "-q"], ["/venv/lib/python3.11/site-packages/pytest/__main__.py"]],
+)
+def test_the_consistency_check_is_skipped_under_pytest(declared, s3_admin, monkeypatch, argv):
+    monkeypatch.setattr(sys, "argv", argv)
+
+    with override_settings(MINIO_CONSISTENCY_CHECK_ON_START=True):
+        apps.get_app_config("async_minio_storage").ready()
+
+    assert not s3_admin.bucket_exists(declared.private)
