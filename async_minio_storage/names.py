@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import re
 from collections.abc import Iterator
 from datetime import UTC
 from datetime import datetime
@@ -21,6 +22,7 @@ from django.core.files.utils import validate_file_name
 if TYPE_CHECKING:
     from django.core.files.storage import Storage
 
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 MAX_KEY_BYTES = 1024  # S3's limit for a whole key
 MAX_SEGMENT_BYTES = 255  # MinIO's limit for each "/"-separated part (it stores them as paths)
 
@@ -36,7 +38,7 @@ def object_key(name: str | os.PathLike[str]) -> str:
     key = os.fspath(name).replace("\\", "/")
     if not key:
         raise SuspiciousFileOperation("An object name must not be empty.")
-    if any(ord(character) < 32 or ord(character) == 127 for character in key):
+    if _CONTROL_CHARACTER.search(key):
         raise SuspiciousFileOperation(f"Object name {key!r} contains a control character.")
     if key.startswith("/"):
         raise SuspiciousFileOperation(f"Object name {key!r} is absolute; use a relative name.")

@@ -252,13 +252,6 @@ def bucket(private_pool: BucketPool) -> Iterator[str]:
 
 
 @pytest.fixture
-def other_bucket(private_pool: BucketPool) -> Iterator[str]:
-    name = private_pool.take()
-    yield name
-    private_pool.give_back(name)
-
-
-@pytest.fixture
 def public_bucket(public_pool: BucketPool) -> Iterator[str]:
     """An empty bucket whose policy lets anyone read its objects."""
     name = public_pool.take()

@@ -31,6 +31,7 @@ class TcpProxy:
         self._server: asyncio.Server | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._connections: set[asyncio.Task[None]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
 
     @property
     def endpoint(self) -> str:
@@ -57,6 +58,7 @@ class TcpProxy:
         except OSError:
             writer.close()
             return
+        self._writers.update((writer, upstream_writer))
         try:
             await asyncio.gather(
                 self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer)
@@ -83,6 +85,10 @@ class TcpProxy:
             for task in list(self._connections):
                 task.cancel()
             await asyncio.gather(*self._connections, return_exceptions=True)
+            for writer in self._writers:
+                writer.transport.abort()  # TLS would otherwise wait for a closing handshake
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
             await self._server.wait_closed()
 
         asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(5)

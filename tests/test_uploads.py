@@ -143,19 +143,56 @@ async def test_concurrent_asaves_of_one_name_lose_nothing(storage, s3_admin):
         assert s3_admin.get(storage.bucket_name, name) == b"writer %d" % number
 
 
-async def test_concurrent_large_saves_of_one_name_lose_nothing(bucket, s3_admin):
+class TakesTheNameMidway(io.BytesIO):
+    """Upload content that, halfway through being read, lets another writer store an object
+    under the name being uploaded to: the race a conditional completion must win."""
+
+    def __init__(self, data: bytes, take_the_name) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(data)
+        self.take_the_name = take_the_name
+
+    def read(self, size: int | None = -1) -> bytes:
+        if self.take_the_name and self.tell() >= 6 * MiB:
+            self.take_the_name()
+            self.take_the_name = None
+        return super().read(size)
+
+
+def test_a_name_taken_during_a_large_upload_is_not_overwritten(bucket, s3_admin):
     storage = MinioStorage(
         bucket_name=bucket, MINIO_MULTIPART_THRESHOLD=5 * MiB, MINIO_MULTIPART_PART_SIZE=5 * MiB
     )
-    payloads = [bytes([number]) * (6 * MiB) for number in range(4)]
+    ours = os.urandom(12 * MiB)
+    content = TakesTheNameMidway(ours, lambda: s3_admin.put(bucket, "contested.bin", b"theirs"))
 
-    names = await asyncio.gather(
-        *(storage.asave("large.bin", ContentFile(payload)) for payload in payloads)
+    name = storage.save("contested.bin", File(content))
+
+    assert name != "contested.bin"
+    assert s3_admin.get(bucket, "contested.bin") == b"theirs"
+    assert s3_admin.get(bucket, name) == ours
+    assert s3_admin.incomplete_uploads(bucket) == []
+
+
+def test_a_stream_that_cannot_be_read_again_fails_rather_than_overwrite(bucket, s3_admin):
+    storage = MinioStorage(
+        bucket_name=bucket, MINIO_MULTIPART_THRESHOLD=5 * MiB, MINIO_MULTIPART_PART_SIZE=5 * MiB
     )
 
-    assert len(set(names)) == 4
-    for name, payload in zip(names, payloads, strict=True):
-        assert s3_admin.get(bucket, name) == payload
+    class ReadOnce(TakesTheNameMidway):
+        def seekable(self) -> bool:
+            return False
+
+        def seek(self, *args: object) -> int:
+            raise io.UnsupportedOperation("seek")
+
+    content = ReadOnce(
+        os.urandom(12 * MiB), lambda: s3_admin.put(bucket, "contested.bin", b"theirs")
+    )
+
+    with pytest.raises(FileExistsError, match="cannot be read again"):
+        storage.save("contested.bin", File(content))
+
+    assert s3_admin.get(bucket, "contested.bin") == b"theirs"
     assert s3_admin.incomplete_uploads(bucket) == []
 
 
