@@ -47,11 +47,15 @@ class NameTaken(MinioStorageError):
     """A conditional write found an object under the name (HTTP 412). Internal to saving."""
 
 
-def status_of(error: MinioException) -> int | None:
+def status_of(error: BaseException) -> int | None:
+    """The HTTP status of a server's answer, when the error came from one."""
     if isinstance(error, S3Error):
         return error.response.status if error.response is not None else None
     if isinstance(error, ServerError):
         return error.status_code
+    if isinstance(error, InvalidResponseError):  # a non-S3 answer, such as a proxy's error page
+        code = getattr(error, "_code", None)  # the status; the class exposes no public field
+        return code if isinstance(code, int) else None
     return None
 
 
@@ -70,7 +74,7 @@ def is_name_taken(error: BaseException) -> bool:
     )
 
 
-def translate(error: BaseException, *, bucket: str, name: str | None = None) -> BaseException:
+def translate(error: Exception, *, bucket: str, name: str | None = None) -> Exception:
     """Map a client or transport error to the exception this package promises."""
     where = f"{bucket}/{name}" if name is not None else bucket
     if isinstance(error, S3Error) and error.code == "NoSuchBucket":
@@ -90,13 +94,16 @@ def translate(error: BaseException, *, bucket: str, name: str | None = None) -> 
             f"The object store answered HTTP {error.status_code} for {where!r}.",
             status=error.status_code,
         )
-    if isinstance(error, InvalidResponseError):
-        return StorageRequestError(f"The object store sent an invalid response for {where!r}.")
     if isinstance(error, aiohttp.ClientError | asyncio.TimeoutError):
         return StorageUnavailable(
             f"The object store could not be reached for {where!r}: {type(error).__name__}: {error}"
         )
-    return error
+    # InvalidResponseError (an HTML error page from a proxy, say) and anything else the client
+    # raises: the server answered, but not in a way an S3 client understands.
+    return StorageRequestError(
+        f"The object store sent an unexpected response for {where!r}: {type(error).__name__}.",
+        status=status_of(error),
+    )
 
 
 @asynccontextmanager

@@ -9,9 +9,11 @@ worlds, and safe to call anywhere, including on an event loop's thread.
 
 from __future__ import annotations
 
+import io
 import mimetypes
 from collections.abc import Iterator
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
 from typing import Any
@@ -55,6 +57,16 @@ from .uploads import put_multipart
 
 # Stop looking for a free name after this many conditional writes were refused.
 MAX_NAME_ATTEMPTS = 100
+
+
+@dataclass(frozen=True)
+class _Write:
+    """What one save writes, whichever way it is sent."""
+
+    client: Minio
+    names: Iterator[str]
+    headers: dict[str, str]
+    if_absent: bool
 
 
 @deconstructible(path="async_minio_storage.MinioStorage")
@@ -171,58 +183,67 @@ class MinioStorage(Storage):
     async def _asave(self, name: str, content: Any, max_length: int | None = None) -> str:
         config = self.config
         client = await self.aclient()
-        bucket = self.bucket_name
         if config.bucket_check_on_save:
-            async with translated(bucket=bucket):
-                await buckets.ensure_bucket_once(client, config, bucket)
+            async with translated(bucket=self.bucket_name):
+                await buckets.ensure_bucket_once(client, config, self.bucket_name)
         reader = ContentReader(content)
         await reader.rewind()
-        headers = {"Content-Type": self.guess_content_type(name)}
-        if_absent = not self.replace_existing
-        names = self._candidates(name, max_length)
+        write = _Write(
+            client=client,
+            names=self._candidates(name, max_length),
+            headers={"Content-Type": self.guess_content_type(name)},
+            if_absent=not self.replace_existing,
+        )
         head = await reader.read(config.multipart_threshold)
-
         if body_size(head) < config.multipart_threshold:
-            for key in names:
-                try:
-                    async with translated(bucket=bucket, name=key):
-                        await put_bytes(
-                            client,
-                            bucket,
-                            key,
-                            head,
-                            headers,
-                            if_absent=if_absent,
-                            attempts=config.retry_attempts,
-                        )
-                except NameTaken:
-                    continue
-                return key
+            return await self._write_in_one_request(write, head)
+        return await self._write_in_parts(write, head, reader)
 
-        for key in names:
+    async def _write_in_one_request(self, write: _Write, body: io.BytesIO) -> str:
+        for key in write.names:
+            try:
+                async with translated(bucket=self.bucket_name, name=key):
+                    await put_bytes(
+                        write.client,
+                        self.bucket_name,
+                        key,
+                        body,
+                        write.headers,
+                        if_absent=write.if_absent,
+                        attempts=self.config.retry_attempts,
+                    )
+            except NameTaken:
+                continue
+            return key
+        raise AssertionError("_candidates() never ends")  # pragma: no cover
+
+    async def _write_in_parts(self, write: _Write, head: io.BytesIO, reader: ContentReader) -> str:
+        config = self.config
+        for key in write.names:
             # A large upload is expensive to repeat: skip names that are visibly taken first;
             # the conditional completion still guards against a race.
-            if if_absent and await self.aexists(key):
+            if write.if_absent and await self.aexists(key):
                 continue
             try:
-                async with translated(bucket=bucket, name=key):
+                async with translated(bucket=self.bucket_name, name=key):
                     await put_multipart(
-                        client,
-                        bucket,
+                        write.client,
+                        self.bucket_name,
                         key,
                         head,
                         reader,
-                        headers,
+                        write.headers,
                         part_size=config.multipart_part_size,
                         concurrency=config.multipart_concurrency,
-                        if_absent=if_absent,
+                        if_absent=write.if_absent,
                         attempts=config.retry_attempts,
                     )
             except NameTaken:
                 if not await reader.rewind():
                     raise FileExistsError(
-                        f"{bucket}/{key} was created by someone else during this upload, and "
-                        "the content cannot be read again to store it under another name."
+                        f"{self.bucket_name}/{key} was created by someone else during this "
+                        "upload, and the content cannot be read again to store it under "
+                        "another name."
                     ) from None
                 head = await reader.read(config.multipart_threshold)
                 continue

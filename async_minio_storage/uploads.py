@@ -28,6 +28,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 from miniopy_async.api import Minio
+from miniopy_async.error import InvalidResponseError
 from miniopy_async.error import S3Error
 from miniopy_async.error import ServerError
 from miniopy_async.helpers import DictType
@@ -42,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 # Digests of bodies larger than this are computed in a worker thread, not on the loop.
 _DIGEST_ON_LOOP_LIMIT = 256 * 1024
+# S3 accepts at most this many parts in one multipart upload.
+MAX_PARTS = 10_000
 # Uploads are read from their file in pieces of this size.
 READ_PIECE = 1024 * 1024
 
@@ -166,7 +169,7 @@ async def _put(
                 query_params=query_params,
                 no_body_trace=True,
             )
-        except (S3Error, ServerError) as error:
+        except (S3Error, ServerError, InvalidResponseError) as error:
             if attempt == attempts or (status_of(error) or 0) < 500:
                 raise
             await asyncio.sleep(retry_delay(attempt))
@@ -282,6 +285,11 @@ async def _upload_parts(
                     slots.release()
                     break
                 number += 1
+                if number > MAX_PARTS:
+                    raise ValueError(
+                        f"{bucket}/{key} needs more than {MAX_PARTS} parts of "
+                        f"{body_size(part)} bytes, S3's limit; raise MINIO_MULTIPART_PART_SIZE."
+                    )
                 group.create_task(upload(number, part))
     except BaseExceptionGroup as errors:
         raise errors.exceptions[0] from None

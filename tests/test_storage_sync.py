@@ -228,3 +228,15 @@ def test_url_of_a_public_object_is_plain_and_downloads(public_storage):
 
     assert "X-Amz" not in url
     assert urllib.request.urlopen(url).read() == b"public bytes"
+
+
+def test_open_file_refuses_bad_seeks(storage):
+    storage.save("seek-errors.txt", ContentFile(b"abc"))
+
+    with storage.open("seek-errors.txt") as file:
+        with pytest.raises(ValueError, match="negative"):
+            file.seek(-1)
+        with pytest.raises(ValueError, match="whence"):
+            file.seek(0, 7)
+        assert file.seek(1, io.SEEK_CUR) == 1
+        assert file.read() == b"bc"

@@ -153,3 +153,15 @@ def test_a_forked_child_uses_its_own_portal_and_connections(storage):
     assert os.waitstatus_to_exitcode(status) == 0
     assert sync_edge.portal() is parent_portal
     assert storage.open("from-child.txt").read() == b"child"
+
+
+async def test_aclose_clients_closes_the_running_loops_sessions_early(storage):
+    await storage.aexists("x.txt")
+    used = await storage.aclient()
+
+    await client.aclose_clients()
+
+    assert used._session is None
+    assert asyncio.get_running_loop() not in client._clients
+    assert await storage.aexists("x.txt") is False  # a new client is made on demand
+    assert await storage.aclient() is not used

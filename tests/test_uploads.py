@@ -17,6 +17,7 @@ from django.core.files.uploadedfile import TemporaryUploadedFile
 
 from async_minio_storage import MinioStorage
 from async_minio_storage import sync_edge
+from async_minio_storage import uploads
 from tests.conftest import SESSION_PREFIX
 
 MiB = 1024 * 1024
@@ -282,3 +283,16 @@ def test_without_bucket_check_a_missing_bucket_is_a_clear_error():
 
     with pytest.raises(FileNotFoundError, match="No bucket"):
         storage.save("x.txt", ContentFile(b"x"))
+
+
+def test_an_upload_needing_too_many_parts_is_refused_and_aborted(bucket, s3_admin, monkeypatch):
+    monkeypatch.setattr(uploads, "MAX_PARTS", 2)  # S3 allows 10,000; a 16 MiB file shows it
+    storage = MinioStorage(
+        bucket_name=bucket, MINIO_MULTIPART_THRESHOLD=5 * MiB, MINIO_MULTIPART_PART_SIZE=5 * MiB
+    )
+
+    with pytest.raises(ValueError, match="MINIO_MULTIPART_PART_SIZE"):
+        storage.save("huge.bin", ContentFile(b"h" * (16 * MiB)))
+
+    assert s3_admin.keys(bucket) == []
+    assert s3_admin.incomplete_uploads(bucket) == []
