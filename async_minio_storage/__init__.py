@@ -11,9 +11,10 @@ from .files import AsyncMinioFile
 from .files import MinioFile
 from .health import MinioServerStatus
 from .names import iso_date_prefix
+from .staticfiles import MinioBackendStatic
+from .staticfiles import MinioManifestStaticStorage
+from .staticfiles import MinioStaticStorage
 from .storage import MinioBackend
-from .storage import MinioBackendStatic
-from .storage import MinioStaticStorage
 from .storage import MinioStorage
 
 __version__ = "0.1.0"
@@ -23,6 +24,7 @@ __all__ = [
     "MinioBackend",
     "MinioBackendStatic",
     "MinioFile",
+    "MinioManifestStaticStorage",
     "MinioServerStatus",
     "MinioStaticStorage",
     "MinioStorage",

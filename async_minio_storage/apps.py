@@ -58,6 +58,8 @@ class AsyncMinioStorageConfig(AppConfig):
     verbose_name = "Async MinIO storage"
 
     def ready(self) -> None:
+        from . import checks  # noqa: F401 - registers the system checks
+
         if getattr(settings, "MINIO_CONSISTENCY_CHECK_ON_START", False) is not True:
             return
         if _running_command() in SKIP_CHECK_FOR_COMMANDS:

@@ -26,6 +26,7 @@ import ssl
 import threading
 import weakref
 from collections.abc import AsyncGenerator
+from dataclasses import dataclass
 
 import aiohttp
 import certifi
@@ -37,7 +38,21 @@ from .config import ConnectionSettings
 from .uploads import retry_delay
 
 _registry_lock = threading.Lock()
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[ConnectionSettings, Minio]]
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A loop's connection to one server: the miniopy-async client and its HTTP session.
+
+    ``http`` is the session ``minio`` sends its requests through; the health probe uses it for
+    the plain (unsigned) requests miniopy-async has no method for, on the same pool.
+    """
+
+    minio: Minio
+    http: RetryClient
+
+
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[ConnectionSettings, Connection]]
 _clients = weakref.WeakKeyDictionary()
 # The suspended generators that close each loop's clients; kept here so they are not collected.
 _closers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncGenerator[None]]
@@ -67,7 +82,7 @@ async def _shared_ssl_context() -> ssl.SSLContext:
     return _ssl_context
 
 
-def _build_client(settings: ConnectionSettings, ssl_context: ssl.SSLContext | None) -> Minio:
+def _connect(settings: ConnectionSettings, ssl_context: ssl.SSLContext | None) -> Connection:
     """Create a client whose session belongs to the running loop. Must run on that loop."""
     session = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(
@@ -90,7 +105,7 @@ def _build_client(settings: ConnectionSettings, ssl_context: ssl.SSLContext | No
             methods=set(RETRIED_BY_SESSION),
         ),
     )
-    return Minio(
+    minio = Minio(
         settings.endpoint,
         access_key=settings.access_key,
         secret_key=settings.secret_key,
@@ -98,28 +113,34 @@ def _build_client(settings: ConnectionSettings, ssl_context: ssl.SSLContext | No
         region=settings.region,
         session=retrying,
     )
+    return Connection(minio, retrying)
 
 
 async def get_client(settings: ConnectionSettings) -> Minio:
     """Return the running loop's client for ``settings``, creating it on first use."""
+    return (await get_connection(settings)).minio
+
+
+async def get_connection(settings: ConnectionSettings) -> Connection:
+    """Return the running loop's connection for ``settings``, creating it on first use."""
     loop = asyncio.get_running_loop()
     loop_clients = _clients.get(loop)
-    if loop_clients is not None and (client := loop_clients.get(settings)) is not None:
-        return client
+    if loop_clients is not None and (connection := loop_clients.get(settings)) is not None:
+        return connection
     ssl_context = await _shared_ssl_context() if settings.use_https else None
     with _registry_lock:
         loop_clients = _clients.get(loop)
         first_on_loop = loop_clients is None
         if loop_clients is None:
             loop_clients = _clients[loop] = {}
-        client = loop_clients.get(settings)
-        if client is None:
-            client = loop_clients[settings] = _build_client(settings, ssl_context)
+        connection = loop_clients.get(settings)
+        if connection is None:
+            connection = loop_clients[settings] = _connect(settings, ssl_context)
     if first_on_loop:
         closer = _close_when_loop_shuts_down(loop)
         _closers[loop] = closer
         await anext(closer)
-    return client
+    return connection
 
 
 async def _close_when_loop_shuts_down(loop: asyncio.AbstractEventLoop) -> AsyncGenerator[None]:
@@ -129,8 +150,8 @@ async def _close_when_loop_shuts_down(loop: asyncio.AbstractEventLoop) -> AsyncG
         with _registry_lock:
             loop_clients = _clients.pop(loop, {})
             _closers.pop(loop, None)
-        for client in loop_clients.values():
-            await client.close_session()  # type: ignore[no-untyped-call]
+        for connection in loop_clients.values():
+            await connection.minio.close_session()  # type: ignore[no-untyped-call]
 
 
 async def aclose_clients() -> None:

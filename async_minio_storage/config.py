@@ -83,6 +83,7 @@ class StorageConfig:
     multipart_threshold: int
     multipart_part_size: int
     multipart_concurrency: int
+    health_timeout: float
 
     @property
     def connection(self) -> ConnectionSettings:
@@ -108,6 +109,19 @@ class StorageConfig:
         return bucket_name in self.public_buckets
 
 
+class InvalidSetting(ImproperlyConfigured):
+    """A setting with a bad value. ``check_id`` is the id of the system check that reports it."""
+
+    def __init__(self, message: str, check_id: str = "async_minio_storage.E007") -> None:
+        super().__init__(message)
+        self.check_id = check_id
+
+
+class MissingSetting(InvalidSetting):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} is required and is not set.", "async_minio_storage.E001")
+
+
 # --- value checks: each takes the setting's name and raw value and returns the clean value ---
 
 
@@ -118,7 +132,7 @@ def _fail(name: str, expected: str, value: Any, *, secret: bool = False) -> Impr
 
 def _required_text(name: str, value: Any) -> str:
     if value is None or value == "":
-        raise ImproperlyConfigured(f"{name} is required and is not set.")
+        raise MissingSetting(name)
     if not isinstance(value, str) or not value.strip():
         raise _fail(name, "a non-empty string", value, secret=name in SECRET_SETTINGS)
     return value
@@ -245,6 +259,8 @@ class Option:
     check: Callable[[str, Any], Any]
     help: str
     aliases: tuple[str, ...] = ()
+    check_id: str = "async_minio_storage.E007"
+    required: bool = False
 
 
 def _between(low: int, high: int) -> Callable[[str, Any], int]:
@@ -255,26 +271,70 @@ def _between(low: int, high: int) -> Callable[[str, Any], int]:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("MINIO_ENDPOINT", None, _endpoint, "host[:port] the server talks to"),
-    Option("MINIO_EXTERNAL_ENDPOINT", None, _optional_endpoint, "host[:port] in URLs for browsers"),
+    Option(
+        "MINIO_ENDPOINT",
+        None,
+        _endpoint,
+        "host[:port] the server talks to",
+        check_id="async_minio_storage.E002",
+        required=True,
+    ),
+    Option(
+        "MINIO_EXTERNAL_ENDPOINT",
+        None,
+        _optional_endpoint,
+        "host[:port] in URLs for browsers",
+        check_id="async_minio_storage.E002",
+    ),
     Option("MINIO_EXTERNAL_ENDPOINT_USE_HTTPS", None, _optional_flag, "https in browser URLs"),
-    Option("MINIO_ACCESS_KEY", None, _required_text, "access key"),
-    Option("MINIO_SECRET_KEY", None, _required_text, "secret key"),
+    Option("MINIO_ACCESS_KEY", None, _required_text, "access key", required=True),
+    Option("MINIO_SECRET_KEY", None, _required_text, "secret key", required=True),
     Option("MINIO_USE_HTTPS", False, _flag, "https to MINIO_ENDPOINT"),
     Option("MINIO_REGION", "us-east-1", _required_text, "region used to sign requests"),
-    Option("MINIO_URL_EXPIRY_HOURS", timedelta(days=7), _url_expiry, "presigned URL lifetime"),
+    Option(
+        "MINIO_URL_EXPIRY_HOURS",
+        timedelta(days=7),
+        _url_expiry,
+        "presigned URL lifetime",
+        check_id="async_minio_storage.E005",
+    ),
     Option("MINIO_CONSISTENCY_CHECK_ON_START", False, _flag, "initialize buckets on start"),
-    Option("MINIO_PRIVATE_BUCKETS", (), _bucket_list, "buckets served with presigned URLs"),
-    Option("MINIO_PUBLIC_BUCKETS", (), _bucket_list, "buckets served with plain URLs"),
-    Option("MINIO_POLICY_HOOKS", (), _policy_hooks, "(bucket, policy) pairs to apply"),
+    Option(
+        "MINIO_PRIVATE_BUCKETS",
+        (),
+        _bucket_list,
+        "buckets with presigned URLs",
+        check_id="async_minio_storage.E004",
+    ),
+    Option(
+        "MINIO_PUBLIC_BUCKETS",
+        (),
+        _bucket_list,
+        "buckets served with plain URLs",
+        check_id="async_minio_storage.E004",
+    ),
+    Option(
+        "MINIO_POLICY_HOOKS",
+        (),
+        _policy_hooks,
+        "(bucket, policy) pairs to apply",
+        check_id="async_minio_storage.E006",
+    ),
     Option(
         "MINIO_MEDIA_FILES_BUCKET",
         DEFAULT_MEDIA_BUCKET,
         _bucket_name,
         "bucket of MinioStorage()",
         aliases=("MINIO_DEFAULT_BUCKET",),  # django-minio-backend 4.x
+        check_id="async_minio_storage.E004",
     ),
-    Option("MINIO_STATIC_FILES_BUCKET", DEFAULT_STATIC_BUCKET, _bucket_name, "static bucket"),
+    Option(
+        "MINIO_STATIC_FILES_BUCKET",
+        DEFAULT_STATIC_BUCKET,
+        _bucket_name,
+        "static bucket",
+        check_id="async_minio_storage.E004",
+    ),
     Option("MINIO_BUCKET_CHECK_ON_SAVE", False, _flag, "create a missing bucket before saving"),
     Option("MINIO_CONNECT_TIMEOUT", 10.0, _positive_number, "seconds to connect"),
     Option("MINIO_READ_TIMEOUT", 60.0, _positive_number, "seconds to wait for each read"),
@@ -283,6 +343,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("MINIO_MULTIPART_THRESHOLD", 10 * 1024 * 1024, _part_size, "size that goes multipart"),
     Option("MINIO_MULTIPART_PART_SIZE", 10 * 1024 * 1024, _part_size, "size of each part"),
     Option("MINIO_MULTIPART_CONCURRENCY", 3, _between(1, 64), "parts uploaded at once"),
+    Option("MINIO_HEALTH_TIMEOUT", 3.0, _positive_number, "seconds a health probe may take"),
     # Accepted so that django-minio-backend settings files keep working; they have no effect
     # here: uploads always stream, url() costs no request, and the HTTP client is aiohttp's.
     Option("MINIO_MULTIPART_UPLOAD", None, _ignored, "no effect"),
@@ -330,15 +391,26 @@ def _first_given(option: Option, levels: tuple[Mapping[str, Any], ...]) -> Any:
 def reject_unknown_options(options: Mapping[str, Any]) -> None:
     unknown = sorted(set(options) - OPTION_NAMES)
     if unknown:
-        raise ImproperlyConfigured(
+        raise InvalidSetting(
             f"Unknown async_minio_storage option(s): {', '.join(unknown)}. "
             f"Valid options are: {', '.join(sorted(OPTION_NAMES))}."
         )
 
 
-def resolve_config(options: Mapping[str, Any], storage_name: str = "default") -> StorageConfig:
-    """Build the configuration of one storage from its options, its alias and the settings."""
-    reject_unknown_options(options)
+def _resolve_values(
+    options: Mapping[str, Any], storage_name: str, problems: list[InvalidSetting] | None
+) -> dict[str, Any]:
+    """Every option's clean value. Each problem is raised, or appended to ``problems``."""
+
+    def report(problem: InvalidSetting) -> None:
+        if problems is None:
+            raise problem
+        problems.append(problem)
+
+    try:
+        reject_unknown_options(options)
+    except InvalidSetting as problem:
+        report(problem)
     levels = (options, _alias_options(storage_name), _GlobalSettings())
     values: dict[str, Any] = {}
     for option in OPTIONS:
@@ -346,20 +418,41 @@ def resolve_config(options: Mapping[str, Any], storage_name: str = "default") ->
         if raw is None:
             # None means "not set", as it did in django-minio-backend (MINIO_USE_HTTPS = None).
             raw = option.default
-        values[option.setting] = option.check(option.setting, raw) if raw is not None else None
-    if values["MINIO_ENDPOINT"] is None:
-        raise ImproperlyConfigured("MINIO_ENDPOINT is required and is not set.")
-    for secret in ("MINIO_ACCESS_KEY", "MINIO_SECRET_KEY"):
-        if values[secret] is None:
-            raise ImproperlyConfigured(f"{secret} is required and is not set.")
-
-    private, public = values["MINIO_PRIVATE_BUCKETS"], values["MINIO_PUBLIC_BUCKETS"]
-    both = sorted(set(private) & set(public))
+        try:
+            if raw is None and option.required:
+                raise MissingSetting(option.setting)
+            values[option.setting] = option.check(option.setting, raw) if raw is not None else None
+        except MissingSetting as problem:
+            report(problem)
+        except ImproperlyConfigured as problem:
+            report(InvalidSetting(str(problem), option.check_id))
+    both = sorted(
+        set(values.get("MINIO_PRIVATE_BUCKETS") or ())
+        & set(values.get("MINIO_PUBLIC_BUCKETS") or ())
+    )
     if both:
-        raise ImproperlyConfigured(
-            f"Bucket(s) {', '.join(both)} are in both MINIO_PRIVATE_BUCKETS and "
-            "MINIO_PUBLIC_BUCKETS; keep each bucket in one list."
+        report(
+            InvalidSetting(
+                f"Bucket(s) {', '.join(both)} are in both MINIO_PRIVATE_BUCKETS and "
+                "MINIO_PUBLIC_BUCKETS; keep each bucket in one list.",
+                "async_minio_storage.E003",
+            )
         )
+    return values
+
+
+def find_problems(
+    options: Mapping[str, Any], storage_name: str = "default"
+) -> list[InvalidSetting]:
+    """Every problem with a storage's settings, for the system checks."""
+    problems: list[InvalidSetting] = []
+    _resolve_values(options, storage_name, problems)
+    return problems
+
+
+def resolve_config(options: Mapping[str, Any], storage_name: str = "default") -> StorageConfig:
+    """Build the configuration of one storage from its options, its alias and the settings."""
+    values = _resolve_values(options, storage_name, None)
     use_https = values["MINIO_USE_HTTPS"]
     external_use_https = values["MINIO_EXTERNAL_ENDPOINT_USE_HTTPS"]
     return StorageConfig(
@@ -372,8 +465,8 @@ def resolve_config(options: Mapping[str, Any], storage_name: str = "default") ->
         region=values["MINIO_REGION"],
         url_expiry=values["MINIO_URL_EXPIRY_HOURS"],
         consistency_check_on_start=values["MINIO_CONSISTENCY_CHECK_ON_START"],
-        private_buckets=private,
-        public_buckets=public,
+        private_buckets=values["MINIO_PRIVATE_BUCKETS"],
+        public_buckets=values["MINIO_PUBLIC_BUCKETS"],
         policy_hooks=values["MINIO_POLICY_HOOKS"],
         media_bucket=values["MINIO_MEDIA_FILES_BUCKET"],
         static_bucket=values["MINIO_STATIC_FILES_BUCKET"],
@@ -385,6 +478,7 @@ def resolve_config(options: Mapping[str, Any], storage_name: str = "default") ->
         multipart_threshold=values["MINIO_MULTIPART_THRESHOLD"],
         multipart_part_size=values["MINIO_MULTIPART_PART_SIZE"],
         multipart_concurrency=values["MINIO_MULTIPART_CONCURRENCY"],
+        health_timeout=values["MINIO_HEALTH_TIMEOUT"],
     )
 
 

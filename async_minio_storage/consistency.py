@@ -23,26 +23,39 @@ from .storage import MinioStorage
 T = TypeVar("T")
 
 
-def configured_storages() -> list[MinioStorage]:
-    """Every storage of ``STORAGES`` whose backend is one of ours.
+def minio_aliases() -> list[tuple[str, type[MinioStorage], dict[str, Any]]]:
+    """``(alias, backend class, OPTIONS)`` of every ``STORAGES`` entry whose backend is ours.
+
+    Read from the settings without building any storage.
+    """
+    backends = cast(dict[str, dict[str, Any]], storages.backends)
+    found = []
+    for alias, entry in backends.items():
+        backend = import_string(entry["BACKEND"])
+        if isinstance(backend, type) and issubclass(backend, MinioStorage):
+            found.append((alias, backend, dict(entry.get("OPTIONS") or {})))
+    return found
+
+
+def configured_storages() -> list[tuple[str, MinioStorage]]:
+    """``(alias, storage)`` for every storage of ``STORAGES`` whose backend is one of ours.
 
     When none is (a project configured only with global ``MINIO_*`` settings and a storage
-    given to each ``FileField``), a ``MinioStorage()`` built from the global settings stands in.
+    given to each ``FileField``), a ``MinioStorage()`` built from the global settings stands in,
+    under the alias ``"default"``. Building a storage does no I/O.
     """
     found = []
-    backends = cast(dict[str, dict[str, Any]], storages.backends)
-    for alias, options in backends.items():
-        backend = import_string(options["BACKEND"])
-        if isinstance(backend, type) and issubclass(backend, MinioStorage):
-            storage = storages[alias]
-            assert isinstance(storage, MinioStorage)
-            found.append(storage)
-    return found or [MinioStorage()]
+    for alias, _, _ in minio_aliases():
+        storage = storages[alias]
+        assert isinstance(storage, MinioStorage)
+        found.append((alias, storage))
+    return found or [("default", MinioStorage())]
 
 
 async def acheck_buckets(minio_storages: list[MinioStorage] | None = None) -> list[str]:
     """Create missing buckets and set their policies, for every configured storage."""
-    minio_storages = configured_storages() if minio_storages is None else minio_storages
+    if minio_storages is None:
+        minio_storages = [storage for _, storage in configured_storages()]
     return await initialize_buckets(
         (storage.config, storage.bucket_name) for storage in minio_storages
     )

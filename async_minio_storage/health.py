@@ -1,57 +1,126 @@
-"""Is the object store reachable? ``MinioServerStatus`` and the probe behind it.
+"""Is the object store usable? ``MinioServerStatus`` and the probe behind it.
 
-The probe is one signed ``HEAD`` of a bucket, bounded by a timeout: it proves DNS, TCP, TLS and
-the credentials at once, and works on any S3 server (SeaweedFS, for one, has no
-``/minio/health/*`` endpoints).
+The probe asks two questions, within one time limit:
+
+1. **Is the server up?** MinIO answers unauthenticated ``GET /minio/health/live`` (and, when
+   asked, ``/minio/health/cluster``: does it have write quorum?) with 200 or 503. S3 servers
+   without these endpoints (SeaweedFS, AWS) answer 403 or 404, and the probe moves on.
+2. **Can we reach our bucket?** One signed ``HEAD`` of the storage's bucket proves DNS, TCP,
+   TLS, the credentials and the bucket at once, on any S3 server.
+
+The probe never raises for a server problem: it reports it in plain words in ``details``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
-from miniopy_async.api import Minio
+from aiohttp_retry import ExponentialRetry
 from miniopy_async.error import MinioException
 from miniopy_async.error import S3Error
+from miniopy_async.error import ServerError
 
+from .client import Connection
 from .errors import status_of
 
-DEFAULT_PROBE_TIMEOUT = 2.0
+LIVE_PATH = "/minio/health/live"
+CLUSTER_PATH = "/minio/health/cluster"
+# A health probe answers now or says it could not; it never waits through retries.
+_NO_RETRIES = ExponentialRetry(attempts=1)
 
 
+@dataclass
 class MinioServerStatus:
-    """The answer of a health probe: truthy when the server is available.
+    """The answer of a health probe: truthy when the storage can be used.
 
-    Kept compatible with django-minio-backend's class of the same name: ``bool(status)``,
-    ``is_available``, ``details`` and ``status``.
+    Compatible with django-minio-backend's class of the same name (``bool(status)``,
+    ``is_available``, ``details``), plus the HTTP ``status`` of the answer that decided it and
+    the probe's ``latency`` in seconds.
     """
 
-    def __init__(self, is_available: bool, details: str = "", status: int | None = None) -> None:
-        self.is_available = is_available
-        self.details = details
-        self.status = status
+    is_available: bool
+    details: str = ""
+    status: int | None = None
+    latency: float | None = None
 
     def __bool__(self) -> bool:
         return self.is_available
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary, without credentials."""
+        return {
+            "status": "ok" if self.is_available else "unavailable",
+            "details": self.details,
+            "http_status": self.status,
+            "latency_ms": None if self.latency is None else round(self.latency * 1000, 1),
+        }
 
     def __repr__(self) -> str:
         state = "available" if self.is_available else "unavailable"
         return f"<MinioServerStatus {state}{': ' + self.details if self.details else ''}>"
 
 
-async def probe_server(
-    client: Minio, bucket: str, time_limit: float = DEFAULT_PROBE_TIMEOUT
+async def probe(
+    connection: Connection,
+    *,
+    base_url: str,
+    bucket: str,
+    time_limit: float,
+    cluster: bool = False,
 ) -> MinioServerStatus:
-    """Ask the server about ``bucket``; report whether it answered within ``time_limit`` s."""
+    """Probe the server at ``base_url`` and the ``bucket``; never longer than ``time_limit``."""
+    started = time.perf_counter()
+    endpoint = base_url.split("://", 1)[1]
     try:
         async with asyncio.timeout(time_limit):
-            exists = await client.bucket_exists(bucket)
+            status = await _probe(connection, base_url, bucket, cluster)
     except TimeoutError:
-        return MinioServerStatus(False, f"No answer within {time_limit:g} s.")
+        status = MinioServerStatus(False, f"{endpoint} did not answer within {time_limit:g} s.")
+    except aiohttp.ClientConnectorCertificateError as error:
+        status = MinioServerStatus(
+            False, f"The TLS certificate of {endpoint} was refused: {error.certificate_error}."
+        )
+    except aiohttp.ClientSSLError as error:
+        status = MinioServerStatus(False, f"The TLS handshake with {endpoint} failed: {error}.")
+    except aiohttp.ClientConnectorDNSError:
+        status = MinioServerStatus(False, f"The name of {endpoint} could not be resolved (DNS).")
+    except aiohttp.ClientConnectorError as error:
+        status = MinioServerStatus(False, f"{endpoint} refused the connection: {error.strerror}.")
     except S3Error as error:
-        return MinioServerStatus(False, f"{error.code}: {error.message}", status_of(error))
+        status = MinioServerStatus(False, _refusal(error), status_of(error))
+    except ServerError as error:
+        status = MinioServerStatus(
+            False, f"{endpoint} answered HTTP {error.status_code}.", error.status_code
+        )
     except (aiohttp.ClientError, MinioException) as error:
-        return MinioServerStatus(False, f"{type(error).__name__}: {error}")
-    if not exists:
-        return MinioServerStatus(True, f"The server answered, but bucket {bucket!r} is missing.")
-    return MinioServerStatus(True)
+        status = MinioServerStatus(False, f"{endpoint} failed: {type(error).__name__}.")
+    status.latency = time.perf_counter() - started
+    return status
+
+
+async def _probe(
+    connection: Connection, base_url: str, bucket: str, cluster: bool
+) -> MinioServerStatus:
+    for path in (LIVE_PATH, CLUSTER_PATH) if cluster else (LIVE_PATH,):
+        async with connection.http.get(base_url + path, retry_options=_NO_RETRIES) as response:
+            answer = response.status
+        if answer == 503:
+            what = "has no write quorum" if path == CLUSTER_PATH else "is not live"
+            return MinioServerStatus(False, f"MinIO reports that the server {what}.", answer)
+        if answer >= 500:
+            return MinioServerStatus(False, f"{path} answered HTTP {answer}.", answer)
+        if answer != 200:
+            break  # not MinIO: no health endpoints, the bucket check below decides
+    if not await connection.minio.bucket_exists(bucket):
+        return MinioServerStatus(False, f"The bucket {bucket!r} does not exist.", 404)
+    return MinioServerStatus(True, "", 200)
+
+
+def _refusal(error: S3Error) -> str:
+    if status_of(error) == 403:
+        return "The server refused the access key or secret key (HTTP 403)."
+    return f"The server refused the request: {error.code}: {error.message}"

@@ -31,6 +31,7 @@ from miniopy_async.datatypes import Object
 
 from . import buckets
 from .client import get_client
+from .client import get_connection
 from .config import MAX_URL_EXPIRY
 from .config import MIN_URL_EXPIRY
 from .config import StorageConfig
@@ -43,7 +44,7 @@ from .files import AsyncMinioFile
 from .files import MinioFile
 from .files import ObjectReader
 from .health import MinioServerStatus
-from .health import probe_server
+from .health import probe
 from .names import candidate_names
 from .names import directory_prefix
 from .names import object_key
@@ -407,14 +408,35 @@ class MinioStorage(Storage):
             raise ValueError(f"expire must be between 1 second and 7 days; got {expiry}.")
         return expiry
 
-    # --- health ----------------------------------------------------------------------------
+    # --- buckets and health ---------------------------------------------------------------
 
-    def is_minio_available(self) -> MinioServerStatus:
-        """Whether the server answers for this storage's bucket (django-minio-backend's API)."""
-        return run_sync(self.ais_minio_available)
+    def ensure_bucket(self) -> bool:
+        return run_sync(self.aensure_bucket)
 
-    async def ais_minio_available(self) -> MinioServerStatus:
-        return await probe_server(await self.aclient(), self.bucket_name)
+    async def aensure_bucket(self) -> bool:
+        """Create this storage's bucket if it is missing; True if this call created it.
+
+        Policies are left alone: ``initialize_buckets`` (or ``acheck_buckets()``) sets them.
+        """
+        client = await self.aclient()
+        async with translated(bucket=self.bucket_name):
+            return await buckets.ensure_bucket(client, self.bucket_name)
+
+    def is_minio_available(self, cluster: bool = False) -> MinioServerStatus:
+        """Whether the server is up and this storage's bucket reachable (see ``health``)."""
+        return run_sync(self.ais_minio_available, cluster)
+
+    async def ais_minio_available(self, cluster: bool = False) -> MinioServerStatus:
+        """Probe the server and the bucket within ``MINIO_HEALTH_TIMEOUT``; never raises
+        for a server problem. ``cluster=True`` also asks MinIO for write quorum."""
+        config = self.config
+        return await probe(
+            await get_connection(config.connection),
+            base_url=f"{'https' if config.use_https else 'http'}://{config.endpoint}",
+            bucket=self.bucket_name,
+            time_limit=config.health_timeout,
+            cluster=cluster,
+        )
 
 
 def _check_parameters(parameters: Mapping[str, str] | None) -> dict[str, str] | None:
@@ -426,26 +448,5 @@ def _check_parameters(parameters: Mapping[str, str] | None) -> dict[str, str] | 
     return dict(parameters)
 
 
-@deconstructible(path="async_minio_storage.MinioStaticStorage")
-class MinioStaticStorage(MinioStorage):
-    """Static files in ``MINIO_STATIC_FILES_BUCKET``, for ``STORAGES["staticfiles"]``.
-
-    It replaces existing objects by default, as ``collectstatic`` expects.
-    """
-
-    def __init__(
-        self,
-        bucket_name: str = "",
-        replace_existing: bool = True,
-        storage_name: str = "staticfiles",
-        **options: Any,
-    ) -> None:
-        super().__init__(bucket_name, replace_existing, storage_name, **options)
-
-    def _default_bucket_name(self, config: StorageConfig) -> str:
-        return config.static_bucket
-
-
-# Drop-in names for projects coming from django-minio-backend.
+# The drop-in name for projects coming from django-minio-backend.
 MinioBackend = MinioStorage
-MinioBackendStatic = MinioStaticStorage

@@ -267,6 +267,13 @@ def media_bucket(s3_admin: S3Admin) -> Iterator[str]:
 
 
 @pytest.fixture
+def static_bucket(s3_admin: S3Admin) -> Iterator[str]:
+    """The MINIO_STATIC_FILES_BUCKET (public), emptied after the test."""
+    yield STATIC_BUCKET
+    s3_admin.empty(STATIC_BUCKET)
+
+
+@pytest.fixture
 def storage(bucket: str) -> MinioStorage:
     return MinioStorage(bucket_name=bucket)
 

@@ -1,6 +1,8 @@
-"""A tiny HTTP server that answers every request with the same error, as a broken proxy does.
+"""A tiny HTTP server that answers with fixed statuses: a broken proxy, or MinIO's health
+endpoints without the rest of MinIO.
 
-It counts the requests it gets, so tests can tell whether a request was retried.
+It answers ``routes[path]`` for the paths it knows and ``status`` for every other request, and
+records each request as ``"METHOD /path"``, so tests can tell what was asked and how often.
 """
 
 from __future__ import annotations
@@ -11,16 +13,23 @@ from http.server import ThreadingHTTPServer
 
 
 class MisbehavingServer:
-    def __init__(self, status: int, body: bytes = b"<html>Bad Gateway</html>") -> None:
+    def __init__(
+        self,
+        status: int,
+        body: bytes = b"<html>Bad Gateway</html>",
+        routes: dict[str, int] | None = None,
+    ) -> None:
         self.requests: list[str] = []
         server = self
+        routes = routes or {}
 
         class Handler(BaseHTTPRequestHandler):
             def _answer(self) -> None:
-                server.requests.append(self.command)
+                path = self.path.split("?", 1)[0]
+                server.requests.append(f"{self.command} {path}")
                 length = int(self.headers.get("Content-Length") or 0)
                 self.rfile.read(length)
-                self.send_response(status)
+                self.send_response(routes.get(path, status))
                 self.send_header("Content-Type", "text/html")
                 self.send_header("Content-Length", str(0 if self.command == "HEAD" else len(body)))
                 self.end_headers()

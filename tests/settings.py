@@ -11,6 +11,7 @@ TIME_ZONE = "Europe/Budapest"
 INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
+    "django.contrib.staticfiles",
     "async_minio_storage",
     "tests.testapp",
 ]
@@ -22,3 +23,4 @@ STORAGES = {
 }
 STATIC_URL = "/static/"
 TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True}]
+ROOT_URLCONF = "tests.urls"

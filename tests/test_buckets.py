@@ -15,7 +15,9 @@ from django.core.management import CommandError
 from django.core.management import call_command
 from django.test import override_settings
 
+from async_minio_storage import MinioStorage
 from async_minio_storage.buckets import public_read_policy
+from async_minio_storage.consistency import acheck_buckets
 from tests.conftest import SESSION_PREFIX
 from tests.conftest import S3Admin
 
@@ -166,3 +168,25 @@ def test_the_consistency_check_is_skipped_under_pytest(declared, s3_admin, monke
         apps.get_app_config("async_minio_storage").ready()
 
     assert not s3_admin.bucket_exists(declared.private)
+
+
+def test_a_storage_ensures_its_own_bucket(declared, s3_admin):
+    storage = MinioStorage(bucket_name=declared.private)
+
+    assert storage.ensure_bucket() is True
+    assert storage.ensure_bucket() is False
+    assert s3_admin.bucket_exists(declared.private)
+
+
+async def test_a_storage_ensures_its_own_bucket_from_async_code(declared, s3_admin):
+    storage = MinioStorage(bucket_name=declared.public)
+
+    assert await storage.aensure_bucket() is True
+    assert s3_admin.bucket_exists(declared.public)
+
+
+async def test_acheck_buckets_brings_every_configured_bucket_in_line(declared, s3_admin):
+    changes = await acheck_buckets()
+
+    assert f"created bucket {declared.media}" in changes
+    assert all(s3_admin.bucket_exists(bucket) for bucket in declared.all)

@@ -1,0 +1,42 @@
+"""Reusable async views: the health endpoint for load balancers and monitoring."""
+
+from __future__ import annotations
+
+import asyncio
+
+from django.http import HttpRequest
+from django.http import HttpResponse
+from django.http import HttpResponseNotAllowed
+from django.http import JsonResponse
+
+from .consistency import configured_storages
+
+
+async def health(request: HttpRequest) -> HttpResponse:
+    """``GET``: 200 ``{"status": "ok", ...}`` when every configured storage can be used, else
+    503 ``{"status": "unavailable", ...}``, with each storage's status, HTTP status, latency and
+    details. ``?cluster=1`` also asks MinIO whether it has write quorum.
+
+    The probes run concurrently on the request's own loop, each bounded by
+    ``MINIO_HEALTH_TIMEOUT``. The answer holds no credentials and no bucket contents.
+    """
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponseNotAllowed(["GET", "HEAD"])
+    cluster = request.GET.get("cluster", "").lower() in ("1", "true", "yes")
+    storages = configured_storages()
+    statuses = await asyncio.gather(
+        *(storage.ais_minio_available(cluster=cluster) for _, storage in storages)
+    )
+    healthy = all(statuses)
+    response = JsonResponse(
+        {
+            "status": "ok" if healthy else "unavailable",
+            "storages": {
+                alias: status.as_dict()
+                for (alias, _), status in zip(storages, statuses, strict=True)
+            },
+        },
+        status=200 if healthy else 503,
+    )
+    response["Cache-Control"] = "no-store"
+    return response
