@@ -12,8 +12,8 @@ from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from typing import TypeVar
-from typing import cast
 
+from django.conf import settings
 from django.core.files.storage import storages
 from django.utils.module_loading import import_string
 
@@ -26,11 +26,12 @@ T = TypeVar("T")
 def minio_aliases() -> list[tuple[str, type[MinioStorage], dict[str, Any]]]:
     """``(alias, backend class, OPTIONS)`` of every ``STORAGES`` entry whose backend is ours.
 
-    Read from the settings without building any storage.
+    Read from ``settings.STORAGES`` without building any storage. (Not from
+    ``storages.backends``: on Django 4.2 that drops an alias' ``OPTIONS`` when ``STORAGES`` is
+    overridden in tests.)
     """
-    backends = cast(dict[str, dict[str, Any]], storages.backends)
     found = []
-    for alias, entry in backends.items():
+    for alias, entry in (getattr(settings, "STORAGES", None) or {}).items():
         backend = import_string(entry["BACKEND"])
         if isinstance(backend, type) and issubclass(backend, MinioStorage):
             found.append((alias, backend, dict(entry.get("OPTIONS") or {})))

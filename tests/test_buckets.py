@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -69,6 +70,28 @@ def test_initialize_buckets_creates_every_declared_bucket(declared, s3_admin):
     assert "Buckets are in order (6 changed)" in output
 
 
+def test_the_public_policy_grants_anonymous_users_get_object_only(declared, s3_admin):
+    initialize_buckets()
+
+    (statement,) = json.loads(s3_admin.policy(declared.public))["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert statement["Action"] in ("s3:GetObject", ["s3:GetObject"])
+    assert statement["Resource"] in (
+        f"arn:aws:s3:::{declared.public}/*",
+        [f"arn:aws:s3:::{declared.public}/*"],
+    )
+    assert s3_admin.policy(declared.private) is None
+
+
+def test_buckets_are_initialized_concurrently(declared, proxy):
+    with override_settings(MINIO_ENDPOINT=proxy.endpoint):
+        initialize_buckets()
+
+    # One request after another would reuse a single connection; requests in flight together
+    # each need their own.
+    assert proxy.accepted >= 2
+
+
 def test_public_buckets_may_be_read_but_not_listed_or_written(declared, s3_admin, s3_server):
     initialize_buckets()
     s3_admin.put(declared.public, "open.txt", b"open")
@@ -130,11 +153,13 @@ def test_initialize_buckets_fails_loudly(declared):
 
 def test_the_consistency_check_runs_when_django_starts(declared, s3_admin, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["manage.py", "runserver"])
+    threads_before = threading.active_count()
 
     with override_settings(MINIO_CONSISTENCY_CHECK_ON_START=True):
         apps.get_app_config("async_minio_storage").ready()
 
     assert all(s3_admin.bucket_exists(bucket) for bucket in declared.all)
+    assert threading.active_count() == threads_before  # no loop or thread left behind
 
 
 @pytest.mark.parametrize("command", ["makemigrations", "check", "migrate", "collectstatic"])
