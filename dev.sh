@@ -1,16 +1,31 @@
 #!/usr/bin/env bash
 # The one entry point for working on async_minio_storage from a fresh clone:
-#   ./dev.sh test [nox args]   lint, type-check and run the suite on every supported Django
-#   ./dev.sh example           run the example project on an embedded S3 server (issue #5)
-# It creates .venv-dev with nox the first time; nox creates one virtualenv per session.
+#   ./dev.sh example [--port N]   run the example project on an embedded S3 server
+#   ./dev.sh test [nox args]      lint, type-check and run every test session
+# Each sets itself up the first time: .venv-example for the example, .venv-dev with nox for
+# the tests (nox then makes one virtualenv per session).
 set -euo pipefail
 cd "$(dirname "$0")"
 
-venv=.venv-dev
-if [ ! -x "$venv/bin/nox" ]; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "nox==2026.10.20"
-fi
+run_example() {
+    local venv=.venv-example
+    if [ ! -f "$venv/.installed" ] || [ pyproject.toml -nt "$venv/.installed" ]; then
+        echo "Setting up $venv (once)..."
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check -e ".[example]"
+        touch "$venv/.installed"
+    fi
+    exec "$venv/bin/python" example_project/run.py "$@"
+}
+
+run_tests() {
+    local venv=.venv-dev
+    if [ ! -x "$venv/bin/nox" ]; then
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "nox==2026.10.20"
+    fi
+    exec "$venv/bin/nox" "$@"
+}
 
 # nox finds interpreters as pythonX.Y on PATH; add the ones pyenv installed, if any.
 for dir in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.1[1-9]*/bin; do
@@ -21,9 +36,10 @@ export PATH
 command="${1:-}"
 shift || true
 case "$command" in
-    test) exec "$venv/bin/nox" "$@" ;;
+    example) run_example "$@" ;;
+    test) run_tests "$@" ;;
     *)
-        echo "usage: ./dev.sh test [nox arguments]" >&2
+        echo "usage: ./dev.sh example [--port N] | ./dev.sh test [nox arguments]" >&2
         exit 2
         ;;
 esac

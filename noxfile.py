@@ -2,14 +2,15 @@
 
 ``tests`` runs the whole suite against a real S3 server (SeaweedFS, started by the suite) on the
 supported Django lines: 5.2 and 4.2 LTS on the default Python, and the newest Django on the
-newest Python. ``lint`` is ruff and mypy.
+newest Python. ``browser`` starts the example project with ``./dev.sh example`` and drives it
+with Debian's Chromium. ``lint`` is ruff and mypy.
 """
 
 from __future__ import annotations
 
 import nox
 
-nox.options.sessions = ["lint", "tests"]
+nox.options.sessions = ["lint", "tests", "browser"]
 nox.options.reuse_venv = "yes"
 nox.options.error_on_missing_interpreters = True
 
@@ -34,7 +35,15 @@ def tests(session: nox.Session, django: str) -> None:
     session.install("-e", ".[test]", f"django~={django}.0")
     session.run(
         "pytest",
+        "--ignore=tests/browser",
         "--cov=async_minio_storage",
         "--cov-report=term-missing:skip-covered",
         *session.posargs,
     )
+
+
+@nox.session(python="3.11")
+def browser(session: nox.Session) -> None:
+    """The example project, started as the README says, driven by headless Chromium."""
+    session.install("-e", ".[browser]")
+    session.run("pytest", "tests/browser", *session.posargs)
