@@ -2,6 +2,7 @@
 # The one entry point for working on async_minio_storage from a fresh clone:
 #   ./dev.sh example [--port N]   run the example project on an embedded S3 server
 #   ./dev.sh test [nox args]      lint, type-check and run every test session
+#   ./dev.sh bench [args]         benchmark against the peers; writes docs/benchmarks.md
 # Each sets itself up the first time: .venv-example for the example, .venv-dev with nox for
 # the tests (nox then makes one virtualenv per session).
 set -euo pipefail
@@ -16,6 +17,17 @@ run_example() {
         touch "$venv/.installed"
     fi
     exec "$venv/bin/python" example_project/run.py "$@"
+}
+
+run_benchmarks() {
+    local venv=.venv-bench
+    if [ ! -f "$venv/.installed" ] || [ pyproject.toml -nt "$venv/.installed" ]; then
+        echo "Setting up $venv (once)..."
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check -e ".[benchmarks]"
+        touch "$venv/.installed"
+    fi
+    exec "$venv/bin/python" -m benchmarks "$@"
 }
 
 run_tests() {
@@ -38,8 +50,9 @@ shift || true
 case "$command" in
     example) run_example "$@" ;;
     test) run_tests "$@" ;;
+    bench) run_benchmarks "$@" ;;
     *)
-        echo "usage: ./dev.sh example [--port N] | ./dev.sh test [nox arguments]" >&2
+        echo "usage: ./dev.sh example [--port N] | test [nox arguments] | bench [--quick]" >&2
         exit 2
         ;;
 esac

@@ -3,14 +3,15 @@
 ``tests`` runs the whole suite against a real S3 server (SeaweedFS, started by the suite) on the
 supported Django lines: 5.2 and 4.2 LTS on the default Python, and the newest Django on the
 newest Python. ``browser`` starts the example project with ``./dev.sh example`` and drives it
-with Debian's Chromium. ``lint`` is ruff and mypy.
+with Debian's Chromium. ``benchmarks_quick`` runs the benchmark harness in quick mode. ``lint`` is
+ruff and mypy.
 """
 
 from __future__ import annotations
 
 import nox
 
-nox.options.sessions = ["lint", "tests", "browser"]
+nox.options.sessions = ["lint", "tests", "browser", "benchmarks_quick"]
 nox.options.reuse_venv = "yes"
 nox.options.error_on_missing_interpreters = True
 
@@ -36,6 +37,7 @@ def tests(session: nox.Session, django: str) -> None:
     session.run(
         "pytest",
         "--ignore=tests/browser",
+        "--ignore=tests/benchmarks",
         "--cov=async_minio_storage",
         "--cov-report=term-missing:skip-covered",
         *session.posargs,
@@ -47,3 +49,10 @@ def browser(session: nox.Session) -> None:
     """The example project, started as the README says, driven by headless Chromium."""
     session.install("-e", ".[browser]")
     session.run("pytest", "tests/browser", *session.posargs)
+
+
+@nox.session(python="3.11")
+def benchmarks_quick(session: nox.Session) -> None:
+    """The benchmark harness in quick mode (a smoke test, not a measurement)."""
+    session.install("-e", ".[test,benchmarks]")
+    session.run("pytest", "tests/benchmarks", *session.posargs)

@@ -80,14 +80,14 @@ def candidate_names(storage: Storage, name: str, max_length: int | None = None) 
     so a subclass overriding that method is honoured.
     """
     name = str(name).replace("\\", "/")
+    if not max_length or len(name) <= max_length:
+        yield name  # the caller checks it with object_key(); nothing more is needed for it
     dir_name, file_name = os.path.split(name)
     if ".." in pathlib.PurePath(dir_name).parts:
         raise SuspiciousFileOperation(f"Detected path traversal attempt in '{dir_name}'")
     validate_file_name(file_name)
     file_ext = "".join(pathlib.PurePath(file_name).suffixes)
     file_root = file_name.removesuffix(file_ext)
-    if not max_length or len(name) <= max_length:
-        yield name
     while True:
         name = os.path.join(dir_name, storage.get_alternative_name(file_root, file_ext))
         if max_length:

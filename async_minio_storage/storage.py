@@ -21,7 +21,6 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import Storage
-from django.core.files.utils import validate_file_name
 from django.core.signals import setting_changed
 from django.utils.deconstruct import deconstructible
 from django.utils.functional import cached_property
@@ -172,11 +171,9 @@ class MinioStorage(Storage):
             name = content.name
         if not name:
             raise ValueError("Cannot save without a name: give one, or content with a name.")
-        validate_file_name(name, allow_relative_path=True)
-        object_key(name)
-        name = await self._asave(name, content, max_length)
-        validate_file_name(name, allow_relative_path=True)
-        return name
+        # Every name written passes object_key(), which refuses all that Django's
+        # validate_file_name() refuses (absolute names, "." and ".." segments) and more.
+        return await self._asave(object_key(name), content, max_length)
 
     def _save(self, name: str, content: Any) -> str:
         return run_sync(self._asave, name, content)

@@ -1,0 +1,5 @@
+"""Benchmarks against the peers: ``python -m benchmarks`` (see README and docs/benchmarks.md).
+
+Every scenario runs for every contender in one run, on one local S3 server, alternating
+contenders over several rounds; tables report medians and ratios to django-minio-backend.
+"""

@@ -1,0 +1,531 @@
+"""The scenarios. Each runs every contender that applies, in an order rotated every round."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import itertools
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.core.files.base import ContentFile
+
+from . import environment as env
+from .measure import LoopLag
+from .measure import median
+from .measure import percentile
+from .measure import timed
+
+KiB = 1024
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Parameters:
+    rounds: int = 3
+    url_calls: int = 5000
+    sequential_count: int = 100
+    small_size: int = 10 * KiB
+    concurrent_count: int = 200
+    scaling_concurrency: tuple[int, ...] = (1, 8, 32, 128, 512)
+    scaling_sizes: tuple[int, ...] = (1 * KiB, 1 * MiB, 16 * MiB)
+    scaling_min_count: int = 32
+    scaling_budget: int = 128 * MiB
+    large_size: int = 200 * MiB
+    asgi_seconds: float = 5.0
+    asgi_concurrency: int = 50
+
+    @classmethod
+    def quick(cls) -> Parameters:
+        """Tiny sizes and one round: proves the harness works, measures nothing."""
+        return cls(
+            rounds=1,
+            url_calls=20,
+            sequential_count=3,
+            concurrent_count=6,
+            scaling_concurrency=(1, 4),
+            scaling_sizes=(1 * KiB, 64 * KiB),
+            scaling_min_count=4,
+            scaling_budget=1 * MiB,
+            large_size=2 * MiB,
+            asgi_seconds=0.5,
+            asgi_concurrency=5,
+        )
+
+
+@dataclass
+class Row:
+    """One measured quantity for one contender, one value per round."""
+
+    scenario: str
+    title: str
+    contender: str
+    unit: str
+    higher_is_better: bool
+    values: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return median(self.values)
+
+
+class Results:
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], Row] = {}
+        self.notes: dict[str, str] = {}
+
+    def add(
+        self,
+        scenario: str,
+        title: str,
+        contender: str,
+        value: float,
+        unit: str,
+        higher_is_better: bool = True,
+    ) -> None:
+        row = self.rows.setdefault(
+            (scenario, contender), Row(scenario, title, contender, unit, higher_is_better)
+        )
+        row.values.append(value)
+
+    def scenario(self, scenario: str) -> list[Row]:
+        return [row for (name, _), row in self.rows.items() if name == scenario]
+
+    def value(self, scenario: str, contender: str) -> float | None:
+        row = self.rows.get((scenario, contender))
+        return row.median if row else None
+
+    def as_json(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "scenario": row.scenario,
+                "contender": row.contender,
+                "unit": row.unit,
+                "values": row.values,
+                "median": row.median,
+            }
+            for row in self.rows.values()
+        ]
+
+
+def rotated(contenders: list[str], round_number: int) -> list[str]:
+    shift = round_number % len(contenders)
+    return contenders[shift:] + contenders[:shift]
+
+
+class Progress:
+    """One status line on stderr: which round, scenario and contender is running."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.started = time.monotonic()
+
+    def show(self, text: str) -> None:
+        if self.enabled:
+            elapsed = time.monotonic() - self.started
+            sys.stderr.write(f"\r\033[K[{elapsed:6.1f} s] {text}")
+            sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+def unique(prefix: str) -> Callable[[], str]:
+    counter = itertools.count()
+    run = os.urandom(3).hex()
+    return lambda: f"{prefix}/{run}/{next(counter)}.bin"
+
+
+# --- 1. url() ----------------------------------------------------------------------------
+
+
+def scenario_urls(
+    environment: env.Environment,
+    parameters: Parameters,
+    results: Results,
+    round_number: int,
+    progress: Progress,
+) -> None:
+    contenders = environment.contenders
+    calls = parameters.url_calls
+    keys = [f"photos/{number}.jpg" for number in range(calls)]
+    raw_sync = contenders[env.RAW_SYNC]
+    expires = timedelta(hours=1)
+    private: dict[str, Callable[[], Any]] = {
+        env.OURS_SYNC: lambda: [contenders[env.OURS_SYNC][0].url(key) for key in keys],
+        env.DMB: lambda: [contenders[env.DMB][0].url(key) for key in keys],
+        env.STORAGES: lambda: [contenders[env.STORAGES][0].url(key) for key in keys],
+        env.RAW_SYNC: lambda: [
+            raw_sync.presigned_get_object(
+                bucket_name=environment.private_bucket, object_name=key, expires=expires
+            )
+            for key in keys
+        ],
+        env.RAW_ASYNC: lambda: asyncio.run(_raw_async_presign(environment, keys, expires)),
+    }
+    public: dict[str, Callable[[], Any]] = {
+        env.OURS_SYNC: lambda: [contenders[env.OURS_SYNC][1].url(key) for key in keys],
+        env.DMB: lambda: [contenders[env.DMB][1].url(key) for key in keys],
+        env.STORAGES: lambda: [contenders[env.STORAGES][1].url(key) for key in keys],
+    }
+    for scenario, title, functions in (
+        ("url-private", "url() of a private object (presigned)", private),
+        ("url-public", "url() of a public object", public),
+    ):
+        for contender in rotated(list(functions), round_number):
+            progress.show(f"round {round_number + 1}: {scenario}: {contender}")
+            functions[contender]()  # warm up: clients, caches
+            seconds = timed(functions[contender])
+            results.add(scenario, title, contender, calls / seconds, "calls/s")
+
+
+async def _raw_async_presign(
+    environment: env.Environment, keys: list[str], expires: timedelta
+) -> None:
+    client = env.raw_async_client(environment)
+    for key in keys:
+        await client.presigned_get_object(environment.private_bucket, key, expires=expires)
+
+
+# --- 2 and 3. sequential sync operations --------------------------------------------------
+
+
+def scenario_sequential(
+    environment: env.Environment,
+    parameters: Parameters,
+    results: Results,
+    round_number: int,
+    progress: Progress,
+) -> None:
+    contenders = environment.contenders
+    count, data = parameters.sequential_count, os.urandom(parameters.small_size)
+    raw = contenders[env.RAW_SYNC]
+    bucket = environment.private_bucket
+    size_label = f"{parameters.small_size // KiB} KB"
+
+    def raw_put(name: str) -> str:
+        raw.put_object(
+            bucket_name=bucket, object_name=name, data=io.BytesIO(data), length=len(data)
+        )
+        return name
+
+    def raw_read(name: str) -> bytes:
+        response = raw.get_object(bucket_name=bucket, object_name=name)
+        try:
+            return bytes(response.read())
+        finally:
+            response.close()
+            response.release_conn()
+
+    def storage_read(storage: Any, name: str) -> bytes:
+        with storage.open(name) as file:
+            return bytes(file.read())
+
+    operations: dict[str, dict[str, Callable[[str], Any]]] = {}
+    for contender in (env.OURS_SYNC, env.DMB, env.STORAGES):
+        storage = contenders[contender][0]
+        operations[contender] = {
+            "save": lambda name, s=storage: s.save(name, ContentFile(data)),
+            "exists": lambda name, s=storage: s.exists(name),
+            "size": lambda name, s=storage: s.size(name),
+            "read": lambda name, s=storage: storage_read(s, name),
+        }
+    operations[env.RAW_SYNC] = {
+        "save": raw_put,
+        "exists": lambda name: raw.stat_object(bucket_name=bucket, object_name=name),
+        "size": lambda name: raw.stat_object(bucket_name=bucket, object_name=name).size,
+        "read": raw_read,
+    }
+    titles = {
+        "save": f"sequential sync save() of {size_label} files",
+        "exists": "sequential sync exists()",
+        "size": "sequential sync size()",
+        "read": f"sequential sync open().read() of {size_label}",
+    }
+    for contender in rotated(list(operations), round_number):
+        progress.show(f"round {round_number + 1}: sequential sync: {contender}")
+        next_name = unique(f"sequential/{contender}")
+        names: list[str] = []
+        ops = operations[contender]
+        ops["exists"](ops["save"](next_name()))  # warm up: client, connection, loop thread
+        seconds = timed(lambda: names.extend(ops["save"](next_name()) for _ in range(count)))
+        results.add("save-sync", titles["save"], contender, count / seconds, "saves/s")
+        for operation in ("exists", "size", "read"):
+            seconds = timed(lambda op=ops[operation]: [op(name) for name in names])
+            results.add(
+                f"{operation}-sync", titles[operation], contender, count / seconds, "calls/s"
+            )
+
+
+# --- 4, 5 and 7. concurrent uploads from async code ---------------------------------------
+
+
+ASYNC_UPLOADERS = (env.OURS_ASYNC, env.DMB, env.STORAGES, env.RAW_ASYNC)
+
+
+async def upload_concurrently(
+    environment: env.Environment,
+    contender: str,
+    count: int,
+    size: int,
+    concurrency: int,
+    client: Any = None,
+) -> None:
+    """``count`` uploads of ``size`` bytes with at most ``concurrency`` in flight, the way an
+    async caller must use each contender."""
+    data = os.urandom(size)
+    next_name = unique(f"concurrent/{contender}")
+    limit = asyncio.Semaphore(concurrency)
+    if contender == env.OURS_ASYNC:
+        storage = environment.contenders[env.OURS_ASYNC][0]
+
+        async def upload(name: str) -> Any:
+            return await storage.asave(name, ContentFile(data))
+
+    elif contender == env.RAW_ASYNC:
+
+        async def upload(name: str) -> Any:
+            return await client.put_object(
+                environment.private_bucket, name, io.BytesIO(data), len(data)
+            )
+
+    else:  # the peers are synchronous: an async view reaches them through sync_to_async
+        save = sync_to_async(environment.contenders[contender][0].save)
+
+        async def upload(name: str) -> Any:
+            return await save(name, ContentFile(data))
+
+    async def limited(name: str) -> Any:
+        async with limit:
+            return await upload(name)
+
+    await asyncio.gather(*(limited(next_name()) for _ in range(count)))
+
+
+def scenario_concurrent(
+    environment: env.Environment,
+    parameters: Parameters,
+    results: Results,
+    round_number: int,
+    progress: Progress,
+) -> None:
+    count, size = parameters.concurrent_count, parameters.small_size
+    title = f"{count} uploads of {size // KiB} KB from an async caller, all at once"
+
+    async def run(contender: str) -> None:
+        client = env.raw_async_client(environment) if contender == env.RAW_ASYNC else None
+        # Warm up: a connection and the client, as in a running server.
+        await upload_concurrently(environment, contender, 2, size, 2, client)
+        async with LoopLag() as lag:
+            started = time.perf_counter()
+            await upload_concurrently(environment, contender, count, size, count, client)
+            seconds = time.perf_counter() - started
+        results.add("upload-async", title, contender, count / seconds, "uploads/s")
+        lag_title = "event-loop lag while those uploads run (1 ms ticker)"
+        results.add("lag-p99", lag_title + ", p99", contender, lag.p99_ms, "ms", False)
+        results.add("lag-max", lag_title + ", max", contender, lag.max_ms, "ms", False)
+        if client is not None:
+            await client.close_session()
+
+    for contender in rotated(list(ASYNC_UPLOADERS), round_number):
+        progress.show(f"round {round_number + 1}: concurrent uploads: {contender}")
+        asyncio.run(run(contender))
+
+
+def scaling_points(parameters: Parameters) -> list[tuple[int, int, int]]:
+    """(size, concurrency, count) of each scaling point within the byte budget."""
+    points = []
+    for size in parameters.scaling_sizes:
+        for concurrency in parameters.scaling_concurrency:
+            count = min(
+                max(concurrency, parameters.scaling_min_count), parameters.scaling_budget // size
+            )
+            if count >= concurrency:
+                points.append((size, concurrency, count))
+    return points
+
+
+def scaling_scenario(size: int, concurrency: int) -> str:
+    return f"scaling-{size}-{concurrency}"
+
+
+def human_size(size: int) -> str:
+    return f"{size // MiB} MB" if size >= MiB else f"{size // KiB} KB"
+
+
+def scenario_scaling(
+    environment: env.Environment,
+    parameters: Parameters,
+    results: Results,
+    round_number: int,
+    progress: Progress,
+) -> None:
+    for size, concurrency, count in scaling_points(parameters):
+        scenario = scaling_scenario(size, concurrency)
+        title = f"{count} uploads of {human_size(size)}, {concurrency} at a time"
+
+        async def run(contender: str) -> float:
+            client = env.raw_async_client(environment) if contender == env.RAW_ASYNC else None
+            await upload_concurrently(environment, contender, 1, 1024, 1, client)
+            started = time.perf_counter()
+            await upload_concurrently(environment, contender, count, size, concurrency, client)
+            seconds = time.perf_counter() - started
+            if client is not None:
+                await client.close_session()
+            return seconds
+
+        for contender in rotated(list(ASYNC_UPLOADERS), round_number):
+            progress.show(f"round {round_number + 1}: scaling {title}: {contender}")
+            seconds = asyncio.run(run(contender))
+            results.add(scenario, title, contender, count * size / MiB / seconds, "MB/s")
+
+
+# --- 6. one large upload and download, each contender in a fresh process -------------------
+
+
+LARGE_CONTENDERS = (
+    env.OURS_SYNC,
+    env.OURS_ASYNC,
+    env.DMB,
+    env.STORAGES,
+    env.RAW_SYNC,
+    env.RAW_ASYNC,
+)
+
+
+def scenario_large(
+    environment: env.Environment,
+    parameters: Parameters,
+    results: Results,
+    round_number: int,
+    progress: Progress,
+    source: Path,
+) -> None:
+    size_label = human_size(parameters.large_size)
+    for contender in rotated(list(LARGE_CONTENDERS), round_number):
+        progress.show(f"round {round_number + 1}: large file ({size_label}): {contender}")
+        completed = subprocess.run(
+            [sys.executable, "-m", "benchmarks.large_file", contender, str(source)],
+            env={**os.environ, **environment.environ()},
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=env.REPOSITORY,
+        )
+        if completed.returncode != 0:
+            raise RuntimeError(f"large_file {contender} failed:\n{completed.stderr}")
+        measured = json.loads(completed.stdout.strip().splitlines()[-1])
+        results.add(
+            "large-upload",
+            f"upload of {size_label} from a file on disk",
+            contender,
+            measured["upload_mb_s"],
+            "MB/s",
+        )
+        results.add(
+            "large-upload-rss",
+            f"peak memory growth uploading {size_label}",
+            contender,
+            measured["upload_rss_mb"],
+            "MB",
+            False,
+        )
+        results.add(
+            "large-download",
+            f"streamed download of {size_label}",
+            contender,
+            measured["download_mb_s"],
+            "MB/s",
+        )
+        results.add(
+            "large-download-rss",
+            f"peak memory growth downloading {size_label}",
+            contender,
+            measured["download_rss_mb"],
+            "MB",
+            False,
+        )
+
+
+# --- 8. end to end: an ASGI server with an upload view per backend -------------------------
+
+
+ASGI_CONTENDERS = (env.OURS_ASYNC, env.DMB, env.STORAGES)
+
+
+def scenario_asgi(
+    environment: env.Environment,
+    parameters: Parameters,
+    results: Results,
+    round_number: int,
+    progress: Progress,
+    base_url: str,
+) -> None:
+    """Each contender's view under ``asgi_concurrency`` clients for ``asgi_seconds``.
+
+    Time-boxed rather than counted: django-storages builds a boto3 client for every request
+    under ASGI (Django gives each request its own thread, and its clients are per thread), so
+    a fixed count would take minutes for it alone.
+    """
+    import aiohttp
+
+    data = os.urandom(parameters.small_size)
+    title = (
+        f"ASGI upload view under {parameters.asgi_concurrency} concurrent clients "
+        f"({parameters.small_size // KiB} KB each)"
+    )
+
+    async def load(contender: str) -> tuple[int, float, list[float]]:
+        latencies: list[float] = []
+        names = itertools.count()
+        connector = aiohttp.TCPConnector(limit=parameters.asgi_concurrency)
+        async with aiohttp.ClientSession(connector=connector) as session:
+
+            async def one() -> None:
+                started = time.perf_counter()
+                url = f"{base_url}/upload/{contender}/{next(names)}.bin"
+                async with session.post(url, data=data) as response:
+                    await response.read()
+                    if response.status != 200:
+                        raise RuntimeError(f"{contender}: HTTP {response.status}")
+                latencies.append(time.perf_counter() - started)
+
+            async def client(deadline: float) -> None:
+                while time.perf_counter() < deadline:
+                    await one()
+
+            await asyncio.gather(*(one() for _ in range(min(5, parameters.asgi_concurrency))))
+            latencies.clear()  # warm-up done
+            started = time.perf_counter()
+            deadline = started + parameters.asgi_seconds
+            await asyncio.gather(*(client(deadline) for _ in range(parameters.asgi_concurrency)))
+            return len(latencies), time.perf_counter() - started, latencies
+
+    for contender in rotated(list(ASGI_CONTENDERS), round_number):
+        progress.show(f"round {round_number + 1}: ASGI end to end: {contender}")
+        count, seconds, latencies = asyncio.run(load(contender))
+        results.add("asgi-rps", title + ", requests/s", contender, count / seconds, "requests/s")
+        results.add(
+            "asgi-p95",
+            title + ", p95 latency",
+            contender,
+            percentile(latencies, 0.95) * 1000,
+            "ms",
+            False,
+        )
+
+
+ScenarioFunction = Callable[..., None]
+AsyncFunction = Callable[..., Coroutine[Any, Any, None]]
