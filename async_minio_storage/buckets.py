@@ -24,7 +24,7 @@ from typing import Any
 from miniopy_async.api import Minio
 from miniopy_async.error import S3Error
 
-from .client import get_client
+from .client import request_slot
 from .config import ConnectionSettings
 from .config import StorageConfig
 from .errors import translated
@@ -151,9 +151,8 @@ def plan_buckets(configs: Iterable[tuple[StorageConfig, str]]) -> list[BucketPla
 
 async def bring_to_plan(plan: BucketPlan) -> list[str]:
     """Create the bucket if needed and set its policy; describe what changed."""
-    client = await get_client(plan.connection)
     changes: list[str] = []
-    async with translated(bucket=plan.name):
+    async with request_slot(plan.connection) as client, translated(bucket=plan.name):
         if await ensure_bucket(client, plan.name):
             changes.append(f"created bucket {plan.name}")
         policy = await read_policy(client, plan.name)

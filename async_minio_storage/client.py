@@ -26,6 +26,8 @@ import ssl
 import threading
 import weakref
 from collections.abc import AsyncGenerator
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import aiohttp
@@ -35,21 +37,35 @@ from aiohttp_retry import RetryClient
 from miniopy_async.api import Minio
 
 from .config import ConnectionSettings
-from .uploads import retry_delay
 
 _registry_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
 class Connection:
-    """A loop's connection to one server: the miniopy-async client and its HTTP session.
+    """A loop's connection to one server: the miniopy-async client, its HTTP session, and
+    the slots that admit requests.
 
     ``http`` is the session ``minio`` sends its requests through; the health probe uses it for
     the plain (unsigned) requests miniopy-async has no method for, on the same pool.
+
+    ``slots`` admits at most ``max_connections`` requests at a time, from before a request is
+    prepared until its response headers arrive (a download's body is read outside its slot).
+    miniopy-async builds and signs a request, a few hundred microseconds of CPU, before
+    aiohttp's pool makes it wait for a connection: without admission, 200 saves gathered at
+    once would all sign in one burst and hold the loop for tens of milliseconds. Slots are
+    never held across two requests, so a task holding one never waits for another.
     """
 
     minio: Minio
     http: RetryClient
+    slots: asyncio.Semaphore
+
+    @asynccontextmanager
+    async def request(self) -> AsyncIterator[Minio]:
+        """The client, for one request, once a slot is free."""
+        async with self.slots:
+            yield self.minio
 
 
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[ConnectionSettings, Connection]]
@@ -62,6 +78,13 @@ _closers = weakref.WeakKeyDictionary()
 _inherited_from_parent: list[object] = []
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
+
+
+def retry_delay(attempt: int) -> float:
+    """Seconds to wait before retrying after failed attempt number ``attempt`` (1, 2, ...)."""
+    return 0.1 * 2.0 ** (attempt - 1)
+
+
 # PUTs are retried by the upload code, which rewinds their bodies (see uploads._put).
 RETRIED_BY_SESSION = frozenset({"GET", "HEAD", "DELETE", "POST"})
 
@@ -113,12 +136,20 @@ def _connect(settings: ConnectionSettings, ssl_context: ssl.SSLContext | None) -
         region=settings.region,
         session=retrying,
     )
-    return Connection(minio, retrying)
+    return Connection(minio, retrying, asyncio.Semaphore(settings.max_connections))
 
 
 async def get_client(settings: ConnectionSettings) -> Minio:
     """Return the running loop's client for ``settings``, creating it on first use."""
     return (await get_connection(settings)).minio
+
+
+@asynccontextmanager
+async def request_slot(settings: ConnectionSettings) -> AsyncIterator[Minio]:
+    """The running loop's client for ``settings``, for one request (see ``Connection``)."""
+    connection = await get_connection(settings)
+    async with connection.request() as client:
+        yield client
 
 
 async def get_connection(settings: ConnectionSettings) -> Connection:

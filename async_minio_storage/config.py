@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import timedelta
+from functools import cached_property
 from typing import Any
 
 from django.conf import settings
@@ -85,7 +86,7 @@ class StorageConfig:
     multipart_concurrency: int
     health_timeout: float
 
-    @property
+    @cached_property
     def connection(self) -> ConnectionSettings:
         return ConnectionSettings(
             endpoint=self.endpoint,
@@ -338,7 +339,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("MINIO_BUCKET_CHECK_ON_SAVE", False, _flag, "create a missing bucket before saving"),
     Option("MINIO_CONNECT_TIMEOUT", 10.0, _positive_number, "seconds to connect"),
     Option("MINIO_READ_TIMEOUT", 60.0, _positive_number, "seconds to wait for each read"),
-    Option("MINIO_MAX_CONNECTIONS", 20, _between(1, 10_000), "connections per event loop"),
+    Option("MINIO_MAX_CONNECTIONS", 10, _between(1, 10_000), "connections per event loop"),
     Option("MINIO_RETRY_ATTEMPTS", 3, _between(1, 10), "attempts for a request answered 5xx"),
     Option("MINIO_MULTIPART_THRESHOLD", 10 * 1024 * 1024, _part_size, "size that goes multipart"),
     Option("MINIO_MULTIPART_PART_SIZE", 10 * 1024 * 1024, _part_size, "size of each part"),

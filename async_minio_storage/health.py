@@ -76,7 +76,7 @@ async def probe(
     started = time.perf_counter()
     endpoint = base_url.split("://", 1)[1]
     try:
-        async with asyncio.timeout(time_limit):
+        async with asyncio.timeout(time_limit), connection.slots:
             status = await _probe(connection, base_url, bucket, cluster)
     except TimeoutError:
         status = MinioServerStatus(False, f"{endpoint} did not answer within {time_limit:g} s.")

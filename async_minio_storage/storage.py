@@ -13,6 +13,7 @@ import io
 import mimetypes
 from collections.abc import Iterator
 from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
@@ -29,8 +30,10 @@ from miniopy_async.api import Minio
 from miniopy_async.datatypes import Object
 
 from . import buckets
+from .client import Connection
 from .client import get_client
 from .client import get_connection
+from .client import request_slot
 from .config import MAX_URL_EXPIRY
 from .config import MIN_URL_EXPIRY
 from .config import StorageConfig
@@ -63,7 +66,7 @@ MAX_NAME_ATTEMPTS = 100
 class _Write:
     """What one save writes, whichever way it is sent."""
 
-    client: Minio
+    connection: Connection
     names: Iterator[str]
     headers: dict[str, str]
     if_absent: bool
@@ -133,6 +136,10 @@ class MinioStorage(Storage):
         """The running loop's miniopy-async client for this storage's server."""
         return await get_client(self.config.connection)
 
+    def _request(self) -> AbstractAsyncContextManager[Minio]:
+        """The client, for one request, within the loop's request slots."""
+        return request_slot(self.config.connection)
+
     # --- names -----------------------------------------------------------------------------
 
     def get_available_name(self, name: str, max_length: int | None = None) -> str:
@@ -180,21 +187,22 @@ class MinioStorage(Storage):
 
     async def _asave(self, name: str, content: Any, max_length: int | None = None) -> str:
         config = self.config
-        client = await self.aclient()
+        connection = await get_connection(config.connection)
         if config.bucket_check_on_save:
-            async with translated(bucket=self.bucket_name):
+            async with connection.request() as client, translated(bucket=self.bucket_name):
                 await buckets.ensure_bucket_once(client, config, self.bucket_name)
         reader = ContentReader(content)
-        await reader.rewind()
         write = _Write(
-            client=client,
+            connection=connection,
             names=self._candidates(name, max_length),
             headers={"Content-Type": self.guess_content_type(name)},
             if_absent=not self.replace_existing,
         )
-        head = await reader.read(config.multipart_threshold)
-        if body_size(head) < config.multipart_threshold:
-            return await self._write_in_one_request(write, head)
+        async with connection.slots:  # a small upload is read and sent within one slot
+            await reader.rewind()
+            head = await reader.read(config.multipart_threshold)
+            if body_size(head) < config.multipart_threshold:
+                return await self._write_in_one_request(write, head)
         return await self._write_in_parts(write, head, reader)
 
     async def _write_in_one_request(self, write: _Write, body: io.BytesIO) -> str:
@@ -202,7 +210,7 @@ class MinioStorage(Storage):
             try:
                 async with translated(bucket=self.bucket_name, name=key):
                     await put_bytes(
-                        write.client,
+                        write.connection.minio,
                         self.bucket_name,
                         key,
                         body,
@@ -225,7 +233,7 @@ class MinioStorage(Storage):
             try:
                 async with translated(bucket=self.bucket_name, name=key):
                     await put_multipart(
-                        write.client,
+                        write.connection,
                         self.bucket_name,
                         key,
                         head,
@@ -277,8 +285,7 @@ class MinioStorage(Storage):
 
     async def _astat(self, name: str) -> Object:
         key = object_key(name)
-        client = await self.aclient()
-        async with translated(bucket=self.bucket_name, name=key):
+        async with self._request() as client, translated(bucket=self.bucket_name, name=key):
             stat: Object = await client.stat_object(self.bucket_name, key)
         return stat
 
@@ -324,10 +331,9 @@ class MinioStorage(Storage):
     async def alistdir(self, path: str) -> tuple[list[str], list[str]]:
         """``(directories, files)`` directly under ``path``, one delimited listing."""
         prefix = directory_prefix(path)
-        client = await self.aclient()
         directories: list[str] = []
         files: list[str] = []
-        async with translated(bucket=self.bucket_name):
+        async with self._request() as client, translated(bucket=self.bucket_name):
             async for item in client.list_objects(
                 self.bucket_name, prefix=prefix or None, recursive=False
             ):
@@ -348,8 +354,7 @@ class MinioStorage(Storage):
         if not name:
             raise ValueError("The name must be given to delete().")
         key = object_key(name)
-        client = await self.aclient()
-        async with translated(bucket=self.bucket_name, name=key):
+        async with self._request() as client, translated(bucket=self.bucket_name, name=key):
             await client.remove_object(self.bucket_name, key)
 
     # --- URLs ------------------------------------------------------------------------------
@@ -415,8 +420,7 @@ class MinioStorage(Storage):
 
         Policies are left alone: ``initialize_buckets`` (or ``acheck_buckets()``) sets them.
         """
-        client = await self.aclient()
-        async with translated(bucket=self.bucket_name):
+        async with self._request() as client, translated(bucket=self.bucket_name):
             return await buckets.ensure_bucket(client, self.bucket_name)
 
     def is_minio_available(self, cluster: bool = False) -> MinioServerStatus:

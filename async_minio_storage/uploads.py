@@ -37,21 +37,20 @@ from miniopy_async.xml import Element
 from miniopy_async.xml import SubElement
 from miniopy_async.xml import getbytes
 
+from .client import Connection
+from .client import retry_delay
 from .errors import status_of
 
 logger = logging.getLogger(__name__)
 
 # Digests of bodies larger than this are computed in a worker thread, not on the loop.
 _DIGEST_ON_LOOP_LIMIT = 256 * 1024
+# Request bodies up to this size are sent as bytes (see _put).
+SMALL_BODY = 1024 * 1024
 # S3 accepts at most this many parts in one multipart upload.
 MAX_PARTS = 10_000
 # Uploads are read from their file in pieces of this size.
 READ_PIECE = 1024 * 1024
-
-
-def retry_delay(attempt: int) -> float:
-    """Seconds to wait before retrying after failed attempt number ``attempt`` (1, 2, ...)."""
-    return 0.1 * 2.0 ** (attempt - 1)
 
 
 class ContentReader:
@@ -86,9 +85,12 @@ class ContentReader:
         if not callable(seek):
             return False
         try:
-            result = seek(0) if inspect.iscoroutinefunction(seek) else await self._call(seek, 0)
-            if inspect.isawaitable(result):
-                await result
+            if self._in_memory:
+                seek(0)
+            elif inspect.iscoroutinefunction(seek):
+                await seek(0)
+            else:
+                await asyncio.to_thread(seek, 0)
         except (OSError, ValueError):  # io.UnsupportedOperation is both
             return False
         return True
@@ -157,6 +159,9 @@ async def _put(
     for each attempt, and aiohttp sends a ``BytesIO`` from wherever it was left.
     """
     request_headers: DictType = {**headers, **await _digest_headers(client, body)}
+    # Small bodies go as bytes: hashed in one call and written in one go. Larger ones stay a
+    # BytesIO, which aiohttp writes in pieces (it warns about raw bytes above 1 MiB).
+    payload: bytes | io.BytesIO = body.getvalue() if body_size(body) <= SMALL_BODY else body
     for attempt in range(1, attempts + 1):
         body.seek(0)
         try:
@@ -164,7 +169,7 @@ async def _put(
                 "PUT",
                 bucket,
                 key,
-                body=body,
+                body=payload,
                 headers=request_headers,
                 query_params=query_params,
                 no_body_trace=True,
@@ -196,7 +201,7 @@ async def put_bytes(
 
 
 async def put_multipart(
-    client: Minio,
+    connection: Connection,
     bucket: str,
     key: str,
     first_part: io.BytesIO,
@@ -215,15 +220,17 @@ async def put_multipart(
     with ``if_absent`` the completion is conditional, so an object that appeared meanwhile is
     never replaced.
     """
-    upload_id = await client._create_multipart_upload(bucket, key, dict(headers))
+    async with connection.request() as client:
+        upload_id = await client._create_multipart_upload(bucket, key, dict(headers))
     try:
         parts = _PartSource(first_part, reader, part_size)
         etags = await _upload_parts(
-            client, bucket, key, upload_id, parts, concurrency=concurrency, attempts=attempts
+            connection, bucket, key, upload_id, parts, concurrency=concurrency, attempts=attempts
         )
-        await _complete(client, bucket, key, upload_id, etags, if_absent=if_absent)
+        async with connection.request() as client:
+            await _complete(client, bucket, key, upload_id, etags, if_absent=if_absent)
     except BaseException:
-        await _abort(client, bucket, key, upload_id)
+        await _abort(connection, bucket, key, upload_id)
         raise
 
 
@@ -248,7 +255,7 @@ class _PartSource:
 
 
 async def _upload_parts(
-    client: Minio,
+    connection: Connection,
     bucket: str,
     key: str,
     upload_id: str,
@@ -258,31 +265,32 @@ async def _upload_parts(
     attempts: int,
 ) -> list[str]:
     etags: dict[int, str] = {}
-    slots = asyncio.Semaphore(concurrency)
+    in_flight = asyncio.Semaphore(concurrency)
 
     async def upload(number: int, data: io.BytesIO) -> None:
         try:
-            etags[number] = await _put(
-                client,
-                bucket,
-                key,
-                data,
-                {},
-                query_params={"partNumber": str(number), "uploadId": upload_id},
-                attempts=attempts,
-            )
+            async with connection.request() as client:
+                etags[number] = await _put(
+                    client,
+                    bucket,
+                    key,
+                    data,
+                    {},
+                    query_params={"partNumber": str(number), "uploadId": upload_id},
+                    attempts=attempts,
+                )
         finally:
-            slots.release()
+            in_flight.release()
 
     try:
         async with asyncio.TaskGroup() as group:
             number = 0
             while True:
-                # Take a slot before reading, so that reading never runs ahead of uploading.
-                await slots.acquire()
+                # Take a place before reading, so that reading never runs ahead of uploading.
+                await in_flight.acquire()
                 part = await source.next_part()
                 if part is None:
-                    slots.release()
+                    in_flight.release()
                     break
                 number += 1
                 if number > MAX_PARTS:
@@ -324,9 +332,14 @@ async def _complete(
         raise S3Error.fromxml(response, text)
 
 
-async def _abort(client: Minio, bucket: str, key: str, upload_id: str) -> None:
+async def _abort(connection: Connection, bucket: str, key: str, upload_id: str) -> None:
+    async def abort() -> None:
+        async with connection.request() as client:
+            await client._abort_multipart_upload(bucket, key, upload_id)
+
     try:
-        await asyncio.shield(client._abort_multipart_upload(bucket, key, upload_id))
+        # Shielded: an upload cancelled by its caller still aborts its parts on the server.
+        await asyncio.shield(abort())
     except Exception:
         logger.warning(
             "Could not abort multipart upload %s of %s/%s; the server's lifecycle rules "

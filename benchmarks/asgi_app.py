@@ -23,7 +23,7 @@ if not settings.configured:
     env.configure_django(_environment)
     _contenders = env.build_contenders(_environment)
 
-from django.core.asgi import get_asgi_application  # noqa: E402
+from django.core.asgi import get_asgi_application
 
 _RUN = os.urandom(3).hex()
 

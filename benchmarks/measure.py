@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import statistics
 import time
-from collections.abc import Awaitable
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
@@ -17,12 +18,6 @@ def timed(function: Callable[[], Any]) -> float:
     """Seconds ``function()`` took."""
     started = time.perf_counter()
     function()
-    return time.perf_counter() - started
-
-
-async def timed_async(function: Callable[[], Awaitable[Any]]) -> float:
-    started = time.perf_counter()
-    await function()
     return time.perf_counter() - started
 
 
@@ -64,10 +59,8 @@ class LoopLag:
     async def __aexit__(self, *exc_info: object) -> None:
         assert self._task is not None
         self._task.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await self._task
-        except asyncio.CancelledError:
-            pass
 
     @property
     def max_ms(self) -> float:
@@ -76,6 +69,12 @@ class LoopLag:
     @property
     def p99_ms(self) -> float:
         return percentile(self.lateness, 0.99) * 1000
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def resident_memory() -> tuple[int, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import itertools
 import json
@@ -10,8 +11,11 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from collections.abc import Coroutine
+from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import timedelta
@@ -23,6 +27,7 @@ from django.core.files.base import ContentFile
 
 from . import environment as env
 from .measure import LoopLag
+from .measure import free_port
 from .measure import median
 from .measure import percentile
 from .measure import timed
@@ -34,6 +39,7 @@ MiB = 1024 * 1024
 @dataclass(frozen=True)
 class Parameters:
     rounds: int = 3
+    heavy_rounds: int = 2  # scenarios 5 and 6 move gigabytes: two rounds keep a run short
     url_calls: int = 5000
     sequential_count: int = 100
     small_size: int = 10 * KiB
@@ -51,6 +57,7 @@ class Parameters:
         """Tiny sizes and one round: proves the harness works, measures nothing."""
         return cls(
             rounds=1,
+            heavy_rounds=1,
             url_calls=20,
             sequential_count=3,
             concurrent_count=6,
@@ -256,17 +263,36 @@ def scenario_sequential(
     }
     for contender in rotated(list(operations), round_number):
         progress.show(f"round {round_number + 1}: sequential sync: {contender}")
-        next_name = unique(f"sequential/{contender}")
-        names: list[str] = []
-        ops = operations[contender]
-        ops["exists"](ops["save"](next_name()))  # warm up: client, connection, loop thread
-        seconds = timed(lambda: names.extend(ops["save"](next_name()) for _ in range(count)))
-        results.add("save-sync", titles["save"], contender, count / seconds, "saves/s")
-        for operation in ("exists", "size", "read"):
-            seconds = timed(lambda op=ops[operation]: [op(name) for name in names])
-            results.add(
-                f"{operation}-sync", titles[operation], contender, count / seconds, "calls/s"
-            )
+        measure_sequential(contender, operations[contender], count, titles, results)
+
+
+def measure_sequential(
+    contender: str,
+    ops: dict[str, Callable[[str], Any]],
+    count: int,
+    titles: dict[str, str],
+    results: Results,
+) -> None:
+    next_name = unique(f"sequential/{contender}")
+    ops["exists"](ops["save"](next_name()))  # warm up: client, connection, loop thread
+    names: list[str] = []
+    started = time.perf_counter()
+    for _ in range(count):
+        names.append(ops["save"](next_name()))
+    results.add(
+        "save-sync", titles["save"], contender, count / (time.perf_counter() - started), "saves/s"
+    )
+    for operation in ("exists", "size", "read"):
+        started = time.perf_counter()
+        for name in names:
+            ops[operation](name)
+        results.add(
+            f"{operation}-sync",
+            titles[operation],
+            contender,
+            count / (time.perf_counter() - started),
+            "calls/s",
+        )
 
 
 # --- 4, 5 and 7. concurrent uploads from async code ---------------------------------------
@@ -376,20 +402,23 @@ def scenario_scaling(
         scenario = scaling_scenario(size, concurrency)
         title = f"{count} uploads of {human_size(size)}, {concurrency} at a time"
 
-        async def run(contender: str) -> float:
-            client = env.raw_async_client(environment) if contender == env.RAW_ASYNC else None
-            await upload_concurrently(environment, contender, 1, 1024, 1, client)
-            started = time.perf_counter()
-            await upload_concurrently(environment, contender, count, size, concurrency, client)
-            seconds = time.perf_counter() - started
-            if client is not None:
-                await client.close_session()
-            return seconds
-
         for contender in rotated(list(ASYNC_UPLOADERS), round_number):
             progress.show(f"round {round_number + 1}: scaling {title}: {contender}")
-            seconds = asyncio.run(run(contender))
+            seconds = asyncio.run(timed_uploads(environment, contender, count, size, concurrency))
             results.add(scenario, title, contender, count * size / MiB / seconds, "MB/s")
+
+
+async def timed_uploads(
+    environment: env.Environment, contender: str, count: int, size: int, concurrency: int
+) -> float:
+    client = env.raw_async_client(environment) if contender == env.RAW_ASYNC else None
+    await upload_concurrently(environment, contender, 1, 1024, 1, client)  # warm up
+    started = time.perf_counter()
+    await upload_concurrently(environment, contender, count, size, concurrency, client)
+    seconds = time.perf_counter() - started
+    if client is not None:
+        await client.close_session()
+    return seconds
 
 
 # --- 6. one large upload and download, each contender in a fresh process -------------------
@@ -465,13 +494,45 @@ def scenario_large(
 ASGI_CONTENDERS = (env.OURS_ASYNC, env.DMB, env.STORAGES)
 
 
+@contextlib.contextmanager
+def asgi_server(environment: env.Environment) -> Iterator[str]:
+    """uvicorn serving ``benchmarks.asgi_app`` in a process of its own; yields its URL.
+
+    Each contender gets a fresh server, so that one cannot slow the next down (django-storages
+    leaves hundreds of threads and boto3 clients behind).
+    """
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", "benchmarks.asgi_app:application"]
+    options = ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    process = subprocess.Popen(
+        [*command, *options, "--no-access-log", "--lifespan", "off"],
+        cwd=env.REPOSITORY,
+        env={**os.environ, **environment.environ()},
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{base_url}/", timeout=1)
+            except urllib.error.HTTPError:
+                break  # up: it answers 404 for /
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("uvicorn did not start") from None
+                time.sleep(0.1)
+        yield base_url
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
 def scenario_asgi(
     environment: env.Environment,
     parameters: Parameters,
     results: Results,
     round_number: int,
     progress: Progress,
-    base_url: str,
 ) -> None:
     """Each contender's view under ``asgi_concurrency`` clients for ``asgi_seconds``.
 
@@ -487,7 +548,7 @@ def scenario_asgi(
         f"({parameters.small_size // KiB} KB each)"
     )
 
-    async def load(contender: str) -> tuple[int, float, list[float]]:
+    async def load(contender: str, base_url: str) -> tuple[int, float, list[float]]:
         latencies: list[float] = []
         names = itertools.count()
         connector = aiohttp.TCPConnector(limit=parameters.asgi_concurrency)
@@ -515,7 +576,8 @@ def scenario_asgi(
 
     for contender in rotated(list(ASGI_CONTENDERS), round_number):
         progress.show(f"round {round_number + 1}: ASGI end to end: {contender}")
-        count, seconds, latencies = asyncio.run(load(contender))
+        with asgi_server(environment) as base_url:
+            count, seconds, latencies = asyncio.run(load(contender, base_url))
         results.add("asgi-rps", title + ", requests/s", contender, count / seconds, "requests/s")
         results.add(
             "asgi-p95",

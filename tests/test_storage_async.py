@@ -45,7 +45,7 @@ async def test_async_file_chunks_stream_the_whole_object(storage):
         again = b"".join([chunk async for chunk in file])
 
     assert b"".join(chunks) == payload
-    assert len(chunks) == 4
+    assert max(len(chunk) for chunk in chunks) <= 65_536
     assert again == payload
 
 

@@ -148,7 +148,7 @@ def test_open_file_iterates_lines_and_works_with_text_wrappers(storage):
     with storage.open("lines.csv") as file:
         assert list(file) == [b"a,b\n", b"1,2\n"]
         file.seek(0)
-        text = io.TextIOWrapper(io.BufferedReader(file.file), encoding="utf-8")
+        text = io.TextIOWrapper(file.file, encoding="utf-8")
         assert text.readlines() == ["a,b\n", "1,2\n"]
 
 

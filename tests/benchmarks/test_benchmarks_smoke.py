@@ -41,8 +41,17 @@ def test_the_quick_benchmark_produces_every_row(tmp_path):
     report, values = tmp_path / "benchmarks.md", tmp_path / "benchmarks.json"
 
     completed = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick", "--no-progress", "--output", str(report),
-         "--json", str(values)],
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "--quick",
+            "--no-progress",
+            "--output",
+            str(report),
+            "--json",
+            str(values),
+        ],
         cwd=REPOSITORY,
         capture_output=True,
         text=True,
@@ -52,7 +61,9 @@ def test_the_quick_benchmark_produces_every_row(tmp_path):
 
     assert completed.returncode == 0, completed.stderr
     rows = {(row["scenario"], row["contender"]): row for row in json.loads(values.read_text())}
-    expected = {(scenario, contender) for scenario, names in EXPECTED.items() for contender in names}
+    expected = {
+        (scenario, contender) for scenario, names in EXPECTED.items() for contender in names
+    }
     assert set(rows) == expected
     assert all(len(row["values"]) == 1 for row in rows.values())
     text = report.read_text()
