@@ -84,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     server, server_name, seaweedfs = env.start_server(workspace / "seaweedfs")
     private_bucket, public_bucket = env.new_bucket_names()
     environment = env.Environment(server, server_name, private_bucket, public_bucket)
+    if seaweedfs is not None and seaweedfs.process is not None:
+        environment.s3_pid = seaweedfs.process.pid
     progress = Progress(enabled=not arguments.no_progress)
     try:
         env.configure_django(environment)

@@ -29,7 +29,7 @@ _RUN = os.urandom(3).hex()
 
 
 async def upload(request: HttpRequest, contender: str, name: str) -> JsonResponse:
-    if contender == "nothing":  # the server's own cost: Django and uvicorn, no storage
+    if contender == env.NO_STORAGE:  # the server's own cost: Django and uvicorn alone
         return JsonResponse({"name": name, "size": len(request.body)})
     storage = _contenders[contender][0]
     content = ContentFile(request.body)

@@ -25,6 +25,7 @@ DMB = "django-minio-backend"
 STORAGES = "django-storages"
 RAW_ASYNC = "raw-miniopy-async"
 RAW_SYNC = "raw-minio"
+NO_STORAGE = "no-storage"
 BASELINE = DMB
 
 LABELS = {
@@ -34,6 +35,7 @@ LABELS = {
     STORAGES: "django-storages S3Storage (boto3)",
     RAW_ASYNC: "miniopy-async, raw client (async ceiling)",
     RAW_SYNC: "minio, raw client (sync ceiling)",
+    NO_STORAGE: "no storage: the view only reads the body (Django + uvicorn alone)",
 }
 PACKAGES = {
     OURS_ASYNC: "async-minio-storage",
@@ -42,6 +44,7 @@ PACKAGES = {
     STORAGES: "django-storages",
     RAW_ASYNC: "miniopy-async",
     RAW_SYNC: "minio",
+    NO_STORAGE: "django",
 }
 
 
@@ -71,6 +74,7 @@ class Environment:
     private_bucket: str
     public_bucket: str
     contenders: dict[str, Any] = field(default_factory=dict)
+    s3_pid: int | None = None  # the local S3 server's process, to account for its CPU
 
     def minio_settings(self) -> dict[str, Any]:
         return {

@@ -27,6 +27,7 @@ from django.core.files.base import ContentFile
 
 from . import environment as env
 from .measure import LoopLag
+from .measure import cpu_seconds
 from .measure import free_port
 from .measure import median
 from .measure import percentile
@@ -495,8 +496,9 @@ ASGI_CONTENDERS = (env.OURS_ASYNC, env.DMB, env.STORAGES)
 
 
 @contextlib.contextmanager
-def asgi_server(environment: env.Environment) -> Iterator[str]:
-    """uvicorn serving ``benchmarks.asgi_app`` in a process of its own; yields its URL.
+def asgi_server(environment: env.Environment) -> Iterator[tuple[str, int]]:
+    """uvicorn serving ``benchmarks.asgi_app`` in a process of its own; yields its URL and
+    process id.
 
     Each contender gets a fresh server, so that one cannot slow the next down (django-storages
     leaves hundreds of threads and boto3 clients behind).
@@ -521,7 +523,7 @@ def asgi_server(environment: env.Environment) -> Iterator[str]:
                 if time.monotonic() > deadline:
                     raise RuntimeError("uvicorn did not start") from None
                 time.sleep(0.1)
-        yield base_url
+        yield base_url, process.pid
     finally:
         process.terminate()
         process.wait(30)
@@ -574,11 +576,34 @@ def scenario_asgi(
             await asyncio.gather(*(client(deadline) for _ in range(parameters.asgi_concurrency)))
             return len(latencies), time.perf_counter() - started, latencies
 
-    for contender in rotated(list(ASGI_CONTENDERS), round_number):
+    for contender in rotated([*ASGI_CONTENDERS, env.NO_STORAGE], round_number):
         progress.show(f"round {round_number + 1}: ASGI end to end: {contender}")
-        with asgi_server(environment) as base_url:
+        with asgi_server(environment) as (base_url, server_pid):
+            # CPU of each process while the clients run: uvicorn, the S3 server, the clients.
+            processes = {"asgi-cpu-uvicorn": server_pid, "asgi-cpu-s3": environment.s3_pid}
+            before = {key: cpu_seconds(pid) for key, pid in processes.items()}
+            client_before = time.process_time()
             count, seconds, latencies = asyncio.run(load(contender, base_url))
+            client_cpu = time.process_time() - client_before
+            spent = {key: cpu_seconds(pid) - before[key] for key, pid in processes.items()}
         results.add("asgi-rps", title + ", requests/s", contender, count / seconds, "requests/s")
+        cpu_title = "CPU time per request in that test, "
+        for key, where in (
+            ("asgi-cpu-uvicorn", "in the ASGI server (uvicorn + Django + storage)"),
+            ("asgi-cpu-s3", "in the S3 server"),
+        ):
+            if processes[key]:
+                results.add(
+                    key, cpu_title + where, contender, spent[key] / count * 1000, "ms", False
+                )
+        results.add(
+            "asgi-cpu-client",
+            cpu_title + "in the load generator",
+            contender,
+            client_cpu / count * 1000,
+            "ms",
+            False,
+        )
         results.add(
             "asgi-p95",
             title + ", p95 latency",

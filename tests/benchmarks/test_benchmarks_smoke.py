@@ -32,8 +32,16 @@ EXPECTED = {
         scenario: ["ours-sync", "ours-async", *PEERS, "raw-minio", "raw-miniopy-async"]
         for scenario in ("large-upload", "large-upload-rss", "large-download", "large-download-rss")
     },
-    "asgi-rps": ["ours-async", *PEERS],
-    "asgi-p95": ["ours-async", *PEERS],
+    **{
+        scenario: ["ours-async", *PEERS, "no-storage"]
+        for scenario in (
+            "asgi-rps",
+            "asgi-p95",
+            "asgi-cpu-uvicorn",
+            "asgi-cpu-s3",
+            "asgi-cpu-client",
+        )
+    },
 }
 
 
