@@ -13,6 +13,7 @@ import dataclasses
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -79,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     if arguments.rounds:
         parameters = dataclasses.replace(parameters, rounds=arguments.rounds)
 
+    # A SIGTERM (a CI timeout, say) ends the run through the clean-up below, not around it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.monotonic()
     workspace = Path(tempfile.mkdtemp(prefix="async-minio-bench-"))
     server, server_name, seaweedfs = env.start_server(workspace / "seaweedfs")
