@@ -233,7 +233,6 @@ def write_report(
     targets = evaluate_targets(results, parameters)
     packages = sorted({(env.PACKAGES[c], env.version(env.PACKAGES[c])) for c in env.LABELS})
     others = [
-        ("django", env.version("django")),
         ("aiohttp", env.version("aiohttp")),
         ("boto3", env.version("boto3")),
         ("uvicorn", env.version("uvicorn")),
