@@ -21,6 +21,7 @@ After ``fork()`` the child starts with an empty registry (see ``sync_edge``).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import ssl
 import threading
@@ -38,6 +39,7 @@ from miniopy_async.api import Minio
 
 from .config import ConnectionSettings
 
+logger = logging.getLogger(__name__)
 _registry_lock = threading.Lock()
 
 
@@ -89,20 +91,30 @@ def retry_delay(attempt: int) -> float:
 RETRIED_BY_SESSION = frozenset({"GET", "HEAD", "DELETE", "POST"})
 
 
-_ssl_context: ssl.SSLContext | None = None
+_ssl_contexts: dict[tuple[str | None, bool], ssl.SSLContext] = {}
 
 
-async def _shared_ssl_context() -> ssl.SSLContext:
-    """One TLS context for the process, trusting ``SSL_CERT_FILE`` or certifi's CA bundle.
+def _create_ssl_context(ca_bundle: str | None, cert_check: bool) -> ssl.SSLContext:
+    cafile = ca_bundle or os.environ.get("SSL_CERT_FILE") or certifi.where()
+    context = ssl.create_default_context(cafile=cafile)
+    if not cert_check:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
 
-    Building one reads the CA bundle from disk (~20 ms), so it is built once, in a worker
-    thread rather than on the loop.
+
+async def _ssl_context(settings: ConnectionSettings) -> ssl.SSLContext:
+    """The TLS context for ``settings``: it trusts ``MINIO_CA_BUNDLE``, else ``SSL_CERT_FILE``,
+    else certifi's CA bundle, and verifies certificates unless ``MINIO_CERT_CHECK`` is False.
+
+    Building one reads the CA bundle from disk (~20 ms), so each is built once per process,
+    in a worker thread rather than on the loop.
     """
-    global _ssl_context
-    if _ssl_context is None:
-        cafile = os.environ.get("SSL_CERT_FILE") or certifi.where()
-        _ssl_context = await asyncio.to_thread(ssl.create_default_context, cafile=cafile)
-    return _ssl_context
+    key = (settings.ca_bundle, settings.cert_check)
+    context = _ssl_contexts.get(key)
+    if context is None:
+        context = _ssl_contexts[key] = await asyncio.to_thread(_create_ssl_context, *key)
+    return context
 
 
 def _connect(settings: ConnectionSettings, ssl_context: ssl.SSLContext | None) -> Connection:
@@ -128,6 +140,12 @@ def _connect(settings: ConnectionSettings, ssl_context: ssl.SSLContext | None) -
             methods=set(RETRIED_BY_SESSION),
         ),
     )
+    if settings.use_https and not settings.cert_check:
+        logger.warning(
+            "TLS certificate verification is off for %s (MINIO_CERT_CHECK = False): anyone "
+            "on the network path can impersonate the server and read the traffic.",
+            settings.endpoint,
+        )
     minio = Minio(
         settings.endpoint,
         access_key=settings.access_key,
@@ -158,7 +176,7 @@ async def get_connection(settings: ConnectionSettings) -> Connection:
     loop_clients = _clients.get(loop)
     if loop_clients is not None and (connection := loop_clients.get(settings)) is not None:
         return connection
-    ssl_context = await _shared_ssl_context() if settings.use_https else None
+    ssl_context = await _ssl_context(settings) if settings.use_https else None
     with _registry_lock:
         loop_clients = _clients.get(loop)
         first_on_loop = loop_clients is None

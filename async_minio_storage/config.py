@@ -18,6 +18,7 @@ naming the setting; the access and secret keys are never echoed back.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -56,6 +57,8 @@ class ConnectionSettings:
     read_timeout: float
     max_connections: int
     retry_attempts: int
+    ca_bundle: str | None = None
+    cert_check: bool = True
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,8 @@ class StorageConfig:
     read_timeout: float
     max_connections: int
     retry_attempts: int
+    ca_bundle: str | None
+    cert_check: bool
     multipart_threshold: int
     multipart_part_size: int
     multipart_concurrency: int
@@ -98,6 +103,8 @@ class StorageConfig:
             read_timeout=self.read_timeout,
             max_connections=self.max_connections,
             retry_attempts=self.retry_attempts,
+            ca_bundle=self.ca_bundle,
+            cert_check=self.cert_check,
         )
 
     @property
@@ -139,6 +146,10 @@ def _required_text(name: str, value: Any) -> str:
     return value
 
 
+def _optional_text(name: str, value: Any) -> str | None:
+    return None if value is None or value == "" else _required_text(name, value)
+
+
 def _endpoint(name: str, value: Any) -> str:
     text = _required_text(name, value).strip()
     if "://" in text:
@@ -174,10 +185,13 @@ def _optional_flag(name: str, value: Any) -> bool | None:
 def _url_expiry(name: str, value: Any) -> timedelta:
     if isinstance(value, bool) or not isinstance(value, timedelta | int | float):
         raise _fail(name, "a datetime.timedelta (or a number of hours)", value)
-    expiry = value if isinstance(value, timedelta) else timedelta(hours=value)
-    if not MIN_URL_EXPIRY <= expiry <= MAX_URL_EXPIRY:
+    try:
+        expiry = value if isinstance(value, timedelta) else timedelta(hours=value)
+    except (OverflowError, ValueError):  # hours beyond timedelta's range, or NaN
+        expiry = None
+    if expiry is None or not MIN_URL_EXPIRY <= expiry <= MAX_URL_EXPIRY:
         raise ImproperlyConfigured(
-            f"{name} must be between 1 second and 7 days (the S3 presigning limit); got {expiry}."
+            f"{name} must be between 1 second and 7 days (the S3 presigning limit); got {value!r}."
         )
     return expiry
 
@@ -228,7 +242,7 @@ def _policy_hooks(name: str, value: Any) -> tuple[tuple[str, str], ...]:
 
 
 def _positive_number(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
         raise _fail(name, "a positive number of seconds", value)
     return float(value)
 
@@ -345,6 +359,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("MINIO_MULTIPART_PART_SIZE", 10 * 1024 * 1024, _part_size, "size of each part"),
     Option("MINIO_MULTIPART_CONCURRENCY", 3, _between(1, 64), "parts uploaded at once"),
     Option("MINIO_HEALTH_TIMEOUT", 3.0, _positive_number, "seconds a health probe may take"),
+    Option("MINIO_CA_BUNDLE", None, _optional_text, "CA certificates that sign the server's"),
+    Option("MINIO_CERT_CHECK", True, _flag, "verify the server's TLS certificate"),
     # Accepted so that django-minio-backend settings files keep working; they have no effect
     # here: uploads always stream, url() costs no request, and the HTTP client is aiohttp's.
     Option("MINIO_MULTIPART_UPLOAD", None, _ignored, "no effect"),
@@ -381,12 +397,13 @@ class _GlobalSettings(Mapping[str, Any]):
         return sum(1 for _ in self)
 
 
-def _first_given(option: Option, levels: tuple[Mapping[str, Any], ...]) -> Any:
+def _first_given(option: Option, levels: tuple[Mapping[str, Any], ...]) -> tuple[str, Any]:
+    """The name (the setting's or an alias) and value found first; the value may be None."""
     for level in levels:
         for name in (option.setting, *option.aliases):
             if name in level and level[name] is not None:
-                return level[name]
-    return None
+                return name, level[name]
+    return option.setting, None
 
 
 def reject_unknown_options(options: Mapping[str, Any]) -> None:
@@ -415,14 +432,14 @@ def _resolve_values(
     levels = (options, _alias_options(storage_name), _GlobalSettings())
     values: dict[str, Any] = {}
     for option in OPTIONS:
-        raw = _first_given(option, levels)
+        name, raw = _first_given(option, levels)
         if raw is None:
             # None means "not set", as it did in django-minio-backend (MINIO_USE_HTTPS = None).
             raw = option.default
         try:
             if raw is None and option.required:
                 raise MissingSetting(option.setting)
-            values[option.setting] = option.check(option.setting, raw) if raw is not None else None
+            values[option.setting] = option.check(name, raw) if raw is not None else None
         except MissingSetting as problem:
             report(problem)
         except ImproperlyConfigured as problem:
@@ -476,6 +493,8 @@ def resolve_config(options: Mapping[str, Any], storage_name: str = "default") ->
         read_timeout=values["MINIO_READ_TIMEOUT"],
         max_connections=values["MINIO_MAX_CONNECTIONS"],
         retry_attempts=values["MINIO_RETRY_ATTEMPTS"],
+        ca_bundle=values["MINIO_CA_BUNDLE"],
+        cert_check=values["MINIO_CERT_CHECK"],
         multipart_threshold=values["MINIO_MULTIPART_THRESHOLD"],
         multipart_part_size=values["MINIO_MULTIPART_PART_SIZE"],
         multipart_concurrency=values["MINIO_MULTIPART_CONCURRENCY"],

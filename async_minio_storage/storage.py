@@ -405,9 +405,12 @@ class MinioStorage(Storage):
             return self.config.url_expiry
         if isinstance(expire, bool) or not isinstance(expire, timedelta | int | float):
             raise TypeError(f"expire must be a timedelta or a number of seconds, not {expire!r}.")
-        expiry = expire if isinstance(expire, timedelta) else timedelta(seconds=expire)
-        if not MIN_URL_EXPIRY <= expiry <= MAX_URL_EXPIRY:
-            raise ValueError(f"expire must be between 1 second and 7 days; got {expiry}.")
+        try:
+            expiry = expire if isinstance(expire, timedelta) else timedelta(seconds=expire)
+        except (OverflowError, ValueError):  # beyond timedelta's range, or NaN
+            expiry = None
+        if expiry is None or not MIN_URL_EXPIRY <= expiry <= MAX_URL_EXPIRY:
+            raise ValueError(f"expire must be between 1 second and 7 days; got {expire!r}.")
         return expiry
 
     # --- buckets and health ---------------------------------------------------------------

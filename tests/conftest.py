@@ -143,12 +143,17 @@ class S3Admin:
                         bucket, [DeleteObject(key) for key in keys]
                     )
                     assert not errors, errors
-                # SeaweedFS keeps emptied "directories" listable until they are deleted too.
-                directories = {
-                    key.rsplit("/", depth)[0] + "/"
-                    for key in keys
-                    for depth in range(1, key.count("/") + 1)
-                }
+                # SeaweedFS keeps emptied "directories" listable until they are deleted too,
+                # including those of objects a test deleted itself.
+                directories: list[str] = []
+                pending = [""]
+                while pending:
+                    prefix = pending.pop()
+                    async for item in client.list_objects(bucket, prefix=prefix or None):
+                        name = item.object_name
+                        if item.is_dir and name and name != prefix and name not in directories:
+                            directories.append(name)
+                            pending.append(name)
                 for directory in sorted(directories, key=lambda name: -name.count("/")):
                     await client.remove_object(bucket, directory)
 

@@ -34,7 +34,7 @@ def tls_proxy(s3_server, certificate_authority, tmp_path, monkeypatch) -> Iterat
     ca_file = tmp_path / "ca.pem"
     certificate_authority.cert_pem.write_to_path(str(ca_file))
     monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
-    monkeypatch.setattr(client, "_ssl_context", None)  # built again from SSL_CERT_FILE
+    monkeypatch.setattr(client, "_ssl_contexts", {})  # built again from SSL_CERT_FILE
     with TcpProxy(s3_server.endpoint, tls=server_context) as proxy:
         yield proxy
 
@@ -81,7 +81,7 @@ def test_an_untrusted_certificate_is_refused(tls_storage, monkeypatch, tmp_path)
     other_ca = tmp_path / "other.pem"
     trustme.CA().cert_pem.write_to_path(str(other_ca))
     monkeypatch.setenv("SSL_CERT_FILE", str(other_ca))
-    monkeypatch.setattr(client, "_ssl_context", None)
+    monkeypatch.setattr(client, "_ssl_contexts", {})
     storage = MinioStorage(
         bucket_name=tls_storage.bucket_name,
         MINIO_ENDPOINT=tls_storage.config.endpoint,
@@ -91,3 +91,38 @@ def test_an_untrusted_certificate_is_refused(tls_storage, monkeypatch, tmp_path)
 
     with pytest.raises(StorageUnavailable, match="certificate"):
         storage.exists("x.txt")
+
+
+def test_a_ca_bundle_can_be_given_in_settings(
+    tls_proxy, bucket, certificate_authority, tmp_path, monkeypatch
+):
+    monkeypatch.delenv("SSL_CERT_FILE")
+    bundle = tmp_path / "bundle.pem"
+    certificate_authority.cert_pem.write_to_path(str(bundle))
+    storage = MinioStorage(
+        bucket_name=bucket,
+        MINIO_ENDPOINT=tls_proxy.endpoint,
+        MINIO_USE_HTTPS=True,
+        MINIO_CA_BUNDLE=str(bundle),
+    )
+
+    assert storage.save("bundle.txt", ContentFile(b"trusted")) == "bundle.txt"
+
+
+def test_turning_certificate_checks_off_is_explicit_and_logged(
+    tls_proxy, bucket, monkeypatch, tmp_path, caplog
+):
+    untrusted = tmp_path / "other.pem"
+    trustme.CA().cert_pem.write_to_path(str(untrusted))
+    monkeypatch.setenv("SSL_CERT_FILE", str(untrusted))
+    storage = MinioStorage(
+        bucket_name=bucket,
+        MINIO_ENDPOINT=tls_proxy.endpoint,
+        MINIO_USE_HTTPS=True,
+        MINIO_CERT_CHECK=False,
+    )
+
+    with caplog.at_level("WARNING", logger="async_minio_storage.client"):
+        assert storage.save("unchecked.txt", ContentFile(b"x")) == "unchecked.txt"
+
+    assert "TLS certificate verification is off" in caplog.text

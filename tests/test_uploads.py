@@ -296,3 +296,34 @@ def test_an_upload_needing_too_many_parts_is_refused_and_aborted(bucket, s3_admi
 
     assert s3_admin.keys(bucket) == []
     assert s3_admin.incomplete_uploads(bucket) == []
+
+
+class Lying(File):
+    """A file whose size attribute is wrong, as a client's Content-Length can be."""
+
+    def __init__(self, data: bytes, claimed_size: int | None) -> None:
+        super().__init__(io.BytesIO(data), name="lying.bin")
+        self._claimed_size = claimed_size
+
+    @property
+    def size(self) -> int | None:  # type: ignore[override]
+        return self._claimed_size
+
+
+@pytest.mark.parametrize("claimed_size", [None, 0, 5, 10**9])
+def test_the_size_a_file_claims_is_not_trusted(storage, claimed_size, s3_admin):
+    data = os.urandom(100_000)
+
+    name = storage.save("lying.bin", Lying(data, claimed_size))
+
+    assert s3_admin.get(storage.bucket_name, name) == data
+
+
+def test_a_file_already_read_to_the_end_is_saved_whole(storage, tmp_path):
+    path = tmp_path / "read.bin"
+    path.write_bytes(b"already read")
+    with path.open("rb") as handle:
+        handle.read()
+        name = storage.save("read.bin", File(handle))
+
+    assert storage.open(name).read() == b"already read"

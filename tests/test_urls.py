@@ -153,7 +153,9 @@ def test_url_expiry_defaults_to_the_setting(bucket):
     assert parse_qs(urlsplit(storage.url("x.txt")).query)["X-Amz-Expires"] == ["7200"]
 
 
-@pytest.mark.parametrize("expire", [timedelta(days=8), timedelta(0), -5, 604_801])
+@pytest.mark.parametrize(
+    "expire", [timedelta(days=8), timedelta(0), -5, 604_801, 1e300, float("nan"), float("inf")]
+)
 def test_url_refuses_an_expiry_s3_would_refuse(storage, expire):
     with pytest.raises(ValueError, match="between 1 second and 7 days"):
         storage.url("x.txt", expire=expire)
