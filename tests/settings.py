@@ -4,6 +4,8 @@ The MINIO_* settings that depend on the server (endpoint, keys, bucket names) ar
 ``conftest.py`` once the server has started; nothing here reaches the network.
 """
 
+import tempfile
+
 SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
 USE_TZ = True
@@ -24,3 +26,6 @@ STORAGES = {
 STATIC_URL = "/static/"
 TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True}]
 ROOT_URLCONF = "tests.urls"
+
+# Django's file system storage, for the async FileField on a storage without a* methods.
+LOCAL_MEDIA_ROOT = tempfile.mkdtemp(prefix="async-minio-tests-local-")
