@@ -20,6 +20,7 @@ import contextlib
 import io
 import os
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
 from types import TracebackType
@@ -35,6 +36,8 @@ from django.utils.http import parse_http_date_safe
 
 from .client import request_slot
 from .config import ConnectionSettings
+from .errors import NameTaken
+from .errors import StorageRequestError
 from .errors import StorageUnavailable
 from .errors import translated
 from .sync_edge import run_sync
@@ -48,6 +51,43 @@ if TYPE_CHECKING:
     _BytesFile = File[bytes]  # django-stubs makes File generic; Django's class is not.
 else:
     _BytesFile = File
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What the object store says about an object, from one ``HEAD`` request."""
+
+    name: str
+    size: int
+    etag: str | None
+    last_modified: datetime | None
+    content_type: str | None
+
+
+class ObjectChanged(StorageRequestError):
+    """The object was replaced while it was being read (its ETag no longer matches)."""
+
+
+@contextlib.asynccontextmanager
+async def _changed_as(bucket: str, key: str) -> AsyncIterator[None]:
+    # A read sends If-Match; the server's 412 means another version, not a taken name.
+    try:
+        yield
+    except NameTaken as error:
+        raise ObjectChanged(
+            f"The object {bucket}/{key} changed while it was being read.",
+            code="PreconditionFailed",
+            status=412,
+        ) from error
+
+
+def _object_size(content_range: str | None, *, default: int) -> int:
+    """The whole object's size from ``Content-Range: bytes 0-99/1234`` (else ``default``)."""
+    if content_range and "/" in content_range:
+        total = content_range.rsplit("/", 1)[1].strip()
+        if total.isdigit():
+            return int(total)
+    return default
 
 
 class ObjectReader:
@@ -72,26 +112,56 @@ class ObjectReader:
         self.etag = etag
         self.last_modified = last_modified
         self.position = 0
+        # Reads stop here (exclusive): the object's end, or the end of a requested range.
+        self.stop = size
         self._response: ClientResponse | None = None
         self._response_loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
-    async def open(cls, connection: ConnectionSettings, bucket: str, key: str) -> ObjectReader:
-        """Start a GET of the object: raises ``FileNotFoundError`` at once if it is missing."""
-        async with request_slot(connection) as client, translated(bucket=bucket, name=key):
-            response = await client.get_object(bucket, key)
+    async def open(
+        cls,
+        connection: ConnectionSettings,
+        bucket: str,
+        key: str,
+        *,
+        start: int = 0,
+        stop: int | None = None,
+        etag: str | None = None,
+    ) -> ObjectReader:
+        """Start a GET of the object: raises ``FileNotFoundError`` at once if it is missing.
+
+        ``start`` and ``stop`` ask for the bytes ``[start, stop)`` only (a ``Range`` request);
+        ``etag`` makes the server refuse (:class:`ObjectChanged`) if the object is no longer
+        that version.
+        """
+        length = 0 if stop is None else stop - start
+        async with (
+            request_slot(connection) as client,
+            _changed_as(bucket, key),
+            translated(bucket=bucket, name=key),
+        ):
+            response = await client.get_object(
+                bucket,
+                key,
+                offset=start,
+                length=length,
+                request_headers={"If-Match": etag} if etag else None,
+            )
         headers = response.headers
         timestamp = parse_http_date_safe(headers.get("Last-Modified", ""))
+        received = int(headers.get("Content-Length", "0"))
         reader = cls(
             connection,
             bucket,
             key,
-            size=int(headers.get("Content-Length", "0")),
+            size=_object_size(headers.get("Content-Range"), default=received),
             content_type=headers.get("Content-Type"),
             etag=headers.get("ETag"),
             last_modified=datetime.fromtimestamp(timestamp, tz=UTC) if timestamp else None,
         )
-        if reader.size:
+        reader.position = start if response.status == 206 else 0
+        reader.stop = reader.position + received
+        if received:
             reader._keep(response)
         else:
             response.release()  # nothing to read: do not hold a connection for it
@@ -108,12 +178,14 @@ class ObjectReader:
         self.drop_response()
         async with (
             request_slot(self.connection) as client,
+            _changed_as(self.bucket, self.key),
             translated(bucket=self.bucket, name=self.key),
         ):
             response: ClientResponse = await client.get_object(
                 self.bucket,
                 self.key,
                 offset=self.position,
+                length=0 if self.stop >= self.size else self.stop - self.position,
                 request_headers={"If-Match": self.etag} if self.etag else None,
             )
         self._keep(response)
@@ -121,7 +193,7 @@ class ObjectReader:
 
     async def read(self, size: int = -1) -> bytes:
         """Read ``size`` bytes (all that is left if negative); fewer only at the end."""
-        remaining = self.size - self.position
+        remaining = self.stop - self.position
         wanted = remaining if size is None or size < 0 else min(size, remaining)
         buffer = bytearray(max(wanted, 0))
         received = await self.readinto(memoryview(buffer))
@@ -129,7 +201,7 @@ class ObjectReader:
 
     async def readinto(self, buffer: memoryview) -> int:
         """Fill ``buffer`` (fewer bytes only at the end); return how many bytes were read."""
-        wanted = min(len(buffer), self.size - self.position)
+        wanted = min(len(buffer), self.stop - self.position)
         if wanted <= 0:
             self.drop_response()
             return 0
@@ -148,7 +220,7 @@ class ObjectReader:
     async def read_some(self, size: int) -> bytes:
         """Up to ``size`` bytes, as the network delivers them: for streaming, where the size of
         each piece does not matter, this spares joining them."""
-        wanted = min(size, self.size - self.position)
+        wanted = min(size, self.stop - self.position)
         if wanted <= 0:
             self.drop_response()
             return b""
@@ -163,10 +235,10 @@ class ObjectReader:
         if received < wanted:
             self.drop_response()
             raise StorageUnavailable(
-                f"The download of {self.bucket}/{self.key} ended after {self.position} of "
-                f"{self.size} bytes."
+                f"The download of {self.bucket}/{self.key} ended at byte {self.position} of "
+                f"{self.stop}."
             )
-        if self.position >= self.size:
+        if self.position >= self.stop:
             self.drop_response()
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:

@@ -44,6 +44,7 @@ from .errors import NameTaken
 from .errors import translated
 from .files import AsyncMinioFile
 from .files import MinioFile
+from .files import ObjectInfo
 from .files import ObjectReader
 from .health import MinioServerStatus
 from .health import probe
@@ -288,6 +289,22 @@ class MinioStorage(Storage):
         async with self._request() as client, translated(bucket=self.bucket_name, name=key):
             stat: Object = await client.stat_object(self.bucket_name, key)
         return stat
+
+    def stat(self, name: str) -> ObjectInfo:
+        return run_sync(self.astat, name)
+
+    async def astat(self, name: str) -> ObjectInfo:
+        """Size, ETag, modification time and content type, in one request; raises
+        ``FileNotFoundError`` for a missing object."""
+        stat = await self._astat(name)
+        assert stat.size is not None
+        return ObjectInfo(
+            name=name,
+            size=stat.size,
+            etag=f'"{stat.etag}"' if stat.etag else None,
+            last_modified=stat.last_modified,
+            content_type=stat.content_type,
+        )
 
     def exists(self, name: str) -> bool:
         return run_sync(self.aexists, name)

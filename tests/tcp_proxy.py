@@ -27,6 +27,7 @@ class TcpProxy:
         host, port = target.rsplit(":", 1)
         self.target_host, self.target_port = host, int(port)
         self.accepted = 0
+        self.open = 0  # connections accepted and not yet closed
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.Server | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -48,22 +49,24 @@ class TcpProxy:
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.accepted += 1
+        self.open += 1
         task = asyncio.current_task()
         assert task is not None
         self._connections.add(task)
         try:
-            upstream_reader, upstream_writer = await asyncio.open_connection(
-                self.target_host, self.target_port
-            )
-        except OSError:
-            writer.close()
-            return
-        self._writers.update((writer, upstream_writer))
-        try:
+            try:
+                upstream_reader, upstream_writer = await asyncio.open_connection(
+                    self.target_host, self.target_port
+                )
+            except OSError:
+                writer.close()
+                return
+            self._writers.update((writer, upstream_writer))
             await asyncio.gather(
                 self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer)
             )
         finally:
+            self.open -= 1
             self._connections.discard(task)
 
     @staticmethod
