@@ -13,8 +13,10 @@ payload; the tests check every URL against a server that verifies signatures.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import json
 from collections.abc import Mapping
 from datetime import UTC
 from datetime import datetime
@@ -76,12 +78,15 @@ def presign_url(
     secret_key: str,
     expires: timedelta,
     query: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
     now: datetime | None = None,
 ) -> str:
     """Return a URL that performs ``method`` on the object until ``expires`` has passed.
 
     ``base_url`` is ``scheme://host[:port]`` as the browser will use it. ``query`` adds signed
-    parameters such as ``response-content-disposition``.
+    parameters such as ``response-content-disposition``. ``headers`` are signed too: the
+    request must carry each with exactly that value, or the server refuses it (how a presigned
+    PUT pins its ``Content-Type`` and ``If-None-Match: *``).
     """
     now = now or datetime.now(UTC)
     amz_date = now.strftime("%Y%m%dT%H%M%SZ")
@@ -89,16 +94,21 @@ def presign_url(
     scope = f"{date_stamp}/{region}/s3/aws4_request"
     host = urlsplit(base_url).netloc
     path = object_path(bucket, key)
+    signed = {"host": host}
+    if headers:
+        signed |= {name.lower(): value.strip() for name, value in headers.items()}
+    signed_names = ";".join(sorted(signed))
     fixed = [
         ("X-Amz-Algorithm", ALGORITHM),
         ("X-Amz-Credential", _encoded_credential(access_key, scope)),
         ("X-Amz-Date", amz_date),
         ("X-Amz-Expires", str(int(expires.total_seconds()))),
-        ("X-Amz-SignedHeaders", "host"),
+        ("X-Amz-SignedHeaders", quote(signed_names, safe="")),
     ]
     canonical_query = _canonical_query(fixed, query)
+    canonical_headers = "".join(f"{name}:{signed[name]}\n" for name in sorted(signed))
     canonical_request = "\n".join(
-        (method, path, canonical_query, f"host:{host}", "", "host", UNSIGNED_PAYLOAD)
+        (method, path, canonical_query, canonical_headers, signed_names, UNSIGNED_PAYLOAD)
     )
     string_to_sign = "\n".join(
         (ALGORITHM, amz_date, scope, hashlib.sha256(canonical_request.encode()).hexdigest())
@@ -107,3 +117,53 @@ def presign_url(
         _signing_key(secret_key, date_stamp, region), string_to_sign.encode(), hashlib.sha256
     ).hexdigest()
     return f"{base_url}{path}?{canonical_query}&X-Amz-Signature={signature}"
+
+
+def post_policy(
+    *,
+    base_url: str,
+    bucket: str,
+    key: str,
+    region: str,
+    access_key: str,
+    secret_key: str,
+    expires: timedelta,
+    content_type: str,
+    max_size: int | None,
+    now: datetime | None = None,
+) -> tuple[str, dict[str, str]]:
+    """A browser form upload (S3 POST policy): the URL to post to, and the fields to send
+    before the file.
+
+    The policy, signed here, is what the server enforces: this bucket and key exactly, this
+    ``Content-Type`` exactly, at most ``max_size`` bytes (``content-length-range``), before
+    the expiry. A form that changes any of them is refused.
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-HTTPPOSTConstructPolicy.html)
+    """
+    now = now or datetime.now(UTC)
+    amz_date = now.strftime("%Y%m%dT%H%M%SZ")
+    date_stamp = amz_date[:8]
+    credential = f"{access_key}/{date_stamp}/{region}/s3/aws4_request"
+    fields = {
+        "key": key,
+        "Content-Type": content_type,
+        "x-amz-algorithm": ALGORITHM,
+        "x-amz-credential": credential,
+        "x-amz-date": amz_date,
+    }
+    conditions: list[object] = [
+        {"bucket": bucket},
+        *(["eq", f"${name}", value] for name, value in fields.items()),
+    ]
+    if max_size is not None:
+        conditions.append(["content-length-range", 0, max_size])
+    policy = {
+        "expiration": (now + expires).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "conditions": conditions,
+    }
+    encoded = base64.b64encode(json.dumps(policy, separators=(",", ":")).encode()).decode()
+    signature = hmac.new(
+        _signing_key(secret_key, date_stamp, region), encoded.encode(), hashlib.sha256
+    ).hexdigest()
+    url = f"{base_url}/{quote(bucket, safe='')}"
+    return url, {**fields, "policy": encoded, "x-amz-signature": signature}

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 from typing import Any
@@ -51,6 +52,10 @@ from .health import probe
 from .names import candidate_names
 from .names import directory_prefix
 from .names import object_key
+from .presigned import PresignedUpload
+from .presigned import check_content_type
+from .presigned import check_size
+from .signing import post_policy
 from .signing import presign_url
 from .signing import public_url
 from .sync_edge import run_sync
@@ -61,6 +66,8 @@ from .uploads import put_multipart
 
 # Stop looking for a free name after this many conditional writes were refused.
 MAX_NAME_ATTEMPTS = 100
+# How long a browser upload may start after it was signed, unless told otherwise.
+DEFAULT_UPLOAD_EXPIRY = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -416,6 +423,97 @@ class MinioStorage(Storage):
     ) -> str:
         """Same as :meth:`url` (which never blocks); here for symmetry with the other twins."""
         return self.url(name, expire=expire, parameters=parameters)
+
+    # --- uploads straight from the browser --------------------------------------------------
+
+    def presigned_upload(
+        self,
+        name: str,
+        *,
+        content_type: str | None = None,
+        max_size: int | None = None,
+        size: int | None = None,
+        expire: timedelta | float | None = None,
+        max_length: int | None = None,
+    ) -> PresignedUpload:
+        return run_sync(
+            self.apresigned_upload,
+            name,
+            content_type=content_type,
+            max_size=max_size,
+            size=size,
+            expire=expire,
+            max_length=max_length,
+        )
+
+    async def apresigned_upload(
+        self,
+        name: str,
+        *,
+        content_type: str | None = None,
+        max_size: int | None = None,
+        size: int | None = None,
+        expire: timedelta | float | None = None,
+        max_length: int | None = None,
+    ) -> PresignedUpload:
+        """Let a browser upload one object itself: see :mod:`async_minio_storage.presigned`.
+
+        ``name`` is checked as ``save()`` checks it and goes through ``get_available_name``
+        (one ``HEAD`` per candidate); the returned upload's ``name`` is the one to record.
+        ``content_type`` defaults to the guess from the name; the upload must send exactly it.
+        ``max_size`` caps the POST form's size; ``size``, if known, pins the PUT's
+        ``Content-Length``. Valid for ``expire`` (default 1 hour, at most 7 days).
+        """
+        key = object_key(name)
+        check_size(max_size, "max_size")
+        check_size(size, "size")
+        if size is not None and max_size is not None and size > max_size:
+            raise ValueError(f"The file is {size} bytes; at most {max_size} are allowed.")
+        expiry = self._expiry(DEFAULT_UPLOAD_EXPIRY if expire is None else expire)
+        content_type = check_content_type(content_type or self.guess_content_type(key))
+        name = await self.aget_available_name(key, max_length)
+        key = object_key(name)
+        config = self.config
+        now = datetime.now(UTC)
+        headers = {"Content-Type": content_type}
+        if not self.replace_existing:
+            headers["If-None-Match"] = "*"
+        signed = headers | ({"Content-Length": str(size)} if size is not None else {})
+        url = presign_url(
+            method="PUT",
+            base_url=config.external_base_url,
+            bucket=self.bucket_name,
+            key=key,
+            region=config.region,
+            access_key=config.access_key,
+            secret_key=config.secret_key,
+            expires=expiry,
+            headers=signed,
+            now=now,
+        )
+        post_url, post_fields = post_policy(
+            base_url=config.external_base_url,
+            bucket=self.bucket_name,
+            key=key,
+            region=config.region,
+            access_key=config.access_key,
+            secret_key=config.secret_key,
+            expires=expiry,
+            content_type=content_type,
+            max_size=max_size,
+            now=now,
+        )
+        return PresignedUpload(
+            name=name,
+            url=url,
+            headers=headers,
+            post_url=post_url,
+            post_fields=post_fields,
+            content_type=content_type,
+            max_size=max_size,
+            size=size,
+            expires_at=now + expiry,
+        )
 
     def _expiry(self, expire: timedelta | float | None) -> timedelta:
         if expire is None:

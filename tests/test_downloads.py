@@ -158,9 +158,11 @@ async def test_a_traversal_name_is_refused(served):
     assert (await asgi_request("GET", "/open/a/../../etc/passwd")).status == 400
 
 
-async def test_other_methods_are_not_allowed(served):
-    response = await asgi_request("POST", "/open/data.bin")
-    assert response.status == 405
+async def test_other_methods_are_not_allowed(served, rf):
+    view = ObjectDownloadView.as_view(storage=served, allow_all=True)
+
+    assert (await view(rf.post("/"), name="data.bin")).status_code == 405
+    assert (await serve_object(rf.delete("/"), "data.bin", storage=served)).status_code == 405
 
 
 # --- ranges --------------------------------------------------------------------------------------

@@ -1,6 +1,24 @@
 from django.urls import include
 from django.urls import path
 
+from async_minio_storage.direct_uploads import DirectUploadViews
+from tests.testapp.models import AsyncAttachment
+
+
+async def record_attachment(request, info):
+    """What an app does once an upload is verified: write the model row."""
+    attachment = await AsyncAttachment.objects.acreate(file=info.name)
+    return {"id": attachment.pk}
+
+
+uploads = DirectUploadViews(
+    upload_to="direct/",
+    max_size=1024 * 1024,
+    content_types=["text/plain", "image/*"],
+    on_confirm=record_attachment,
+)
+
 urlpatterns = [
     path("health/", include("async_minio_storage.urls")),
+    path("uploads/", include(uploads.urls)),
 ]

@@ -1,0 +1,84 @@
+"""What a browser needs to upload a file straight to the object store, bypassing Django.
+
+A 2 GB video sent through Django ties up a worker (and its memory or temporary disk) for the
+whole transfer. Instead, the app hands the browser a signed permission to write one object,
+and the browser sends the bytes to the object store itself. Two forms, both signed locally
+(no request to the server) and both enforced by the server:
+
+- a presigned **PUT** URL, with headers the browser must send unchanged: ``Content-Type`` and,
+  unless the storage replaces existing files, ``If-None-Match: *`` (the server refuses to
+  overwrite an object that appeared meanwhile). With ``size``, ``Content-Length`` is signed too,
+  so no other size is accepted. Simple to send with ``fetch`` or ``XMLHttpRequest``;
+- a **POST** policy for a ``multipart/form-data`` form: the server checks the key, the content
+  type and ``content-length-range`` (at most ``max_size`` bytes) itself. S3 offers no
+  conditional POST, so an object that appeared under the same name meanwhile is overwritten;
+  names come from ``get_available_name``, which makes that a narrow race.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+# type/subtype, optionally with parameters; nothing that could smuggle a header line.
+_CONTENT_TYPE = re.compile(r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+(\s*;[ -~]*)?$")
+
+
+def check_content_type(content_type: str) -> str:
+    """Return ``content_type`` if it is a plain ``type/subtype[; parameters]``, else raise."""
+    if not isinstance(content_type, str) or not _CONTENT_TYPE.match(content_type):
+        raise ValueError(f"Not a valid content type: {content_type!r}.")
+    return content_type
+
+
+def check_size(value: int | None, what: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{what} must be a number of bytes (0 or more), not {value!r}.")
+    return value
+
+
+@dataclass(frozen=True)
+class PresignedUpload:
+    """A signed permission to write the object ``name``, until ``expires_at``.
+
+    Send the file with either::
+
+        fetch(upload.url, {method: "PUT", headers: upload.headers, body: file})
+
+        const form = new FormData();
+        for (const [field, value] of Object.entries(upload.post_fields)) form.append(field, value);
+        form.append("file", file);  // the file goes last
+        fetch(upload.post_url, {method: "POST", body: form});
+    """
+
+    name: str
+    url: str
+    headers: dict[str, str]
+    post_url: str
+    post_fields: dict[str, str]
+    content_type: str
+    max_size: int | None
+    size: int | None
+    expires_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready, for handing to a browser."""
+        return {
+            "name": self.name,
+            "url": self.url,
+            "headers": dict(self.headers),
+            "post_url": self.post_url,
+            "post_fields": dict(self.post_fields),
+            "content_type": self.content_type,
+            "max_size": self.max_size,
+            "size": self.size,
+            "expires_at": self.expires_at.isoformat(),
+        }
+
+    def __repr__(self) -> str:
+        # The URL and fields are bearer credentials until they expire: keep them out of logs.
+        return f"<PresignedUpload {self.name!r} until {self.expires_at.isoformat()}>"
