@@ -31,6 +31,7 @@ from .scenarios import scenario_concurrent
 from .scenarios import scenario_large
 from .scenarios import scenario_scaling
 from .scenarios import scenario_sequential
+from .scenarios import scenario_stream_view
 from .scenarios import scenario_urls
 
 
@@ -112,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             ("scaling", scenario_scaling, (), True),
             ("large file", scenario_large, (source,), True),
             ("ASGI", scenario_asgi, (), False),
+            ("streaming view", scenario_stream_view, (source,), True),
         ]
         for round_number in range(parameters.rounds):
             for label, scenario, extra, heavy in scenarios:

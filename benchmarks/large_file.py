@@ -17,16 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from . import environment as env
+from .measure import reset_peak_memory
 from .measure import resident_memory
 
 CHUNK = 1024 * 1024
 MiB = 1024 * 1024
-
-
-def reset_peak_memory() -> int:
-    """Make VmHWM the current RSS again (Linux: write 5 to clear_refs); return that RSS."""
-    Path("/proc/self/clear_refs").write_text("5")
-    return resident_memory()[0]
 
 
 def measure(operation: Any) -> tuple[float, float]:

@@ -86,11 +86,20 @@ def cpu_seconds(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def resident_memory() -> tuple[int, int]:
-    """(current, peak) resident set size of this process in bytes, from /proc."""
+def resident_memory(pid: int | None = None) -> tuple[int, int]:
+    """(current, peak) resident set size in bytes of ``pid`` or this process, from /proc."""
     values = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
+    for line in Path(f"/proc/{pid or 'self'}/status").read_text().splitlines():
         name, _, rest = line.partition(":")
         if name in ("VmRSS", "VmHWM"):
             values[name] = int(rest.split()[0]) * 1024
     return values["VmRSS"], values["VmHWM"]
+
+
+def reset_peak_memory(pid: int | None = None) -> int:
+    """Make VmHWM the current RSS again (Linux: write 5 to clear_refs); return that RSS.
+
+    Of this process by default, or of ``pid``: the ASGI server, whose memory a view grows.
+    """
+    Path(f"/proc/{pid or 'self'}/clear_refs").write_text("5")
+    return resident_memory(pid)[0]

@@ -44,6 +44,10 @@ TABLES = [
         "8. End to end: an ASGI server with an upload view per backend",
         ["asgi-rps", "asgi-p95", "asgi-cpu-uvicorn", "asgi-cpu-s3", "asgi-cpu-client"],
     ),
+    (
+        "9. A large object streamed through a download view per backend (ASGI, one client)",
+        ["stream-view-throughput", "stream-view-rss"],
+    ),
 ]
 
 
@@ -169,6 +173,12 @@ def evaluate_targets(results: Results, parameters: Parameters) -> list[Target]:
         f"ASGI end to end ≥ 3× the requests per second of the best peer ({peer})",
         ratio(results, "asgi-rps", env.OURS_ASYNC, peer),
         3,
+    )
+    at_most(
+        "streaming view peak memory growth ≤ 32 MB (async API, `serve_object`)",
+        results.value("stream-view-rss", env.OURS_ASYNC),
+        32,
+        "MB",
     )
     return targets
 
@@ -303,6 +313,7 @@ def draw_charts(results: Results, parameters: Parameters, folder: Path) -> None:
         "large-upload",
         "large-download",
         "asgi-rps",
+        "stream-view-throughput",
     ]
     contenders = [
         c

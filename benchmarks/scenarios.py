@@ -31,6 +31,8 @@ from .measure import cpu_seconds
 from .measure import free_port
 from .measure import median
 from .measure import percentile
+from .measure import reset_peak_memory
+from .measure import resident_memory
 from .measure import timed
 
 KiB = 1024
@@ -40,7 +42,7 @@ MiB = 1024 * 1024
 @dataclass(frozen=True)
 class Parameters:
     rounds: int = 3
-    heavy_rounds: int = 2  # scenarios 5 and 6 move gigabytes: two rounds keep a run short
+    heavy_rounds: int = 2  # scenarios 5, 6 and 9 move gigabytes: two rounds keep a run short
     url_calls: int = 5000
     sequential_count: int = 100
     small_size: int = 10 * KiB
@@ -610,6 +612,87 @@ def scenario_asgi(
             contender,
             percentile(latencies, 0.95) * 1000,
             "ms",
+            False,
+        )
+
+
+# --- 9. a large object streamed through a Django view to an HTTP client --------------------
+
+
+STREAM_CONTENDERS = (env.OURS_ASYNC, env.DMB, env.STORAGES)
+WARM_UP_SIZE = 64 * KiB
+
+
+def upload_stream_objects(environment: env.Environment, source: Path) -> tuple[str, str]:
+    """Store ``source`` and a small warm-up object for the download views; return their names."""
+    from django.core.files import File
+
+    storage = environment.contenders[env.OURS_SYNC][0]
+    prefix = f"stream/{os.urandom(3).hex()}"
+    with source.open("rb") as handle:
+        name = storage.save(f"{prefix}/object.bin", File(handle, name=source.name))
+    warm_up = storage.save(f"{prefix}/warm-up.bin", ContentFile(os.urandom(WARM_UP_SIZE)))
+    return name, warm_up
+
+
+async def read_body(url: str, size: int) -> float:
+    """Seconds from sending a GET for ``url`` to the last byte of its body, which must be
+    ``size`` bytes long."""
+    import aiohttp
+
+    received = 0
+    async with aiohttp.ClientSession() as session:
+        started = time.perf_counter()
+        async with session.get(url) as response:
+            async for chunk in response.content.iter_chunked(256 * KiB):
+                received += len(chunk)
+        seconds = time.perf_counter() - started
+    if response.status != 200 or received != size:
+        raise RuntimeError(f"{url}: HTTP {response.status}, {received} of {size} bytes")
+    return seconds
+
+
+def scenario_stream_view(
+    environment: env.Environment,
+    parameters: Parameters,
+    results: Results,
+    round_number: int,
+    progress: Progress,
+    source: Path,
+) -> None:
+    """Each contender's download view (``benchmarks.asgi_app``) serving the large object to
+    one HTTP client.
+
+    Each contender gets a fresh server, warmed by one small download (imports, clients), whose
+    peak memory is then reset: the growth measured is what one large download costs the
+    server, which is what decides how many a worker can serve at once. Both peers' ``open()``
+    hold the whole object in memory before the first byte goes out: django-minio-backend reads
+    it into a ``BytesIO``, django-storages into a ``SpooledTemporaryFile`` that, with its
+    default ``AWS_S3_MAX_MEMORY_SIZE = 0``, never spills to disk.
+    """
+    size_label = human_size(parameters.large_size)
+    name, warm_up = upload_stream_objects(environment, source)
+    for contender in rotated(list(STREAM_CONTENDERS), round_number):
+        progress.show(f"round {round_number + 1}: streaming view ({size_label}): {contender}")
+        with asgi_server(environment) as (base_url, server_pid):
+            asyncio.run(read_body(f"{base_url}/download/{contender}/{warm_up}", WARM_UP_SIZE))
+            before = reset_peak_memory(server_pid)
+            url = f"{base_url}/download/{contender}/{name}"
+            seconds = asyncio.run(read_body(url, parameters.large_size))
+            growth = (resident_memory(server_pid)[1] - before) / MiB
+        results.add(
+            "stream-view-throughput",
+            f"{size_label} streamed through an async Django view to an HTTP client",
+            contender,
+            parameters.large_size / MiB / seconds,
+            "MB/s",
+        )
+        results.add(
+            "stream-view-rss",
+            f"peak memory growth of the ASGI server streaming {size_label}",
+            contender,
+            growth,
+            "MB",
             False,
         )
 

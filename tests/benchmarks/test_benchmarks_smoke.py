@@ -42,6 +42,8 @@ EXPECTED = {
             "asgi-cpu-client",
         )
     },
+    "stream-view-throughput": ["ours-async", *PEERS],
+    "stream-view-rss": ["ours-async", *PEERS],
 }
 
 
