@@ -13,7 +13,10 @@
 ::
 
     async def add_video(request, info):
-        video = await Video.objects.acreate(owner=request.user, file=info.name)
+        # A browser may retry confirm: get_or_create keeps that to one row.
+        video, _ = await Video.objects.aget_or_create(
+            file=info.name, defaults={"owner": request.user}
+        )
         return {"id": video.pk}
 
     video_uploads = DirectUploadViews(
@@ -119,7 +122,11 @@ class DirectUploadViews:
 
     @property
     def urls(self) -> list[URLPattern]:
-        """``start/`` and ``confirm/``, for ``path("...", include(views.urls))``."""
+        """``start/`` and ``confirm/``, for ``path("...", include(views.urls))``.
+
+        They are named ``direct-upload-start`` and ``direct-upload-confirm``; with more than
+        one set of upload views, give each a namespace: ``include((views.urls, "videos"))``.
+        """
         return [
             path("start/", self.start, name="direct-upload-start"),
             path("confirm/", self.confirm, name="direct-upload-confirm"),

@@ -7,7 +7,7 @@ from tests.testapp.models import AsyncAttachment
 
 async def record_attachment(request, info):
     """What an app does once an upload is verified: write the model row."""
-    attachment = await AsyncAttachment.objects.acreate(file=info.name)
+    attachment, _ = await AsyncAttachment.objects.aget_or_create(file=info.name)
     return {"id": attachment.pk}
 
 

@@ -1,12 +1,15 @@
 """The ancestor README's models: a private attachment and a public image.
 
-Storages are given as callables so that migrations do not record bucket names.
+Storages are given as callables so that migrations do not record bucket names. The fields are
+``async_minio_storage.fields.FileField``: Django's ``FileField`` whose files also have
+``asave``/``aopen``/``aurl``, so the async views need no thread hop to store a model's file.
 """
 
 from django.db import models
 
 from async_minio_storage import MinioStorage
 from async_minio_storage import iso_date_prefix
+from async_minio_storage.fields import FileField
 
 
 def private_storage() -> MinioStorage:
@@ -18,7 +21,7 @@ def public_storage() -> MinioStorage:
 
 
 class PrivateAttachment(models.Model):
-    file = models.FileField(
+    file = FileField(
         verbose_name="Object Upload", storage=private_storage, upload_to=iso_date_prefix
     )
     uploaded_at = models.DateTimeField(auto_now_add=True)
@@ -31,9 +34,7 @@ class PrivateAttachment(models.Model):
 
 
 class PublicImage(models.Model):
-    file = models.FileField(
-        verbose_name="Image Upload", storage=public_storage, upload_to=iso_date_prefix
-    )
+    file = FileField(verbose_name="Image Upload", storage=public_storage, upload_to=iso_date_prefix)
     uploaded_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

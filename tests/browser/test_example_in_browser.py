@@ -1,15 +1,20 @@
-"""The example project in a real browser: upload, gallery, admin, streaming download, health."""
+"""The example project in a real browser: upload, large files, gallery, admin, download, health."""
 
 from __future__ import annotations
 
 import json
+import os
 import struct
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
+from playwright.sync_api import Browser
 from playwright.sync_api import Page
 
+from tests.browser.conftest import ARTIFACTS
 from tests.browser.conftest import RunningExample
 
 
@@ -116,3 +121,110 @@ def test_the_health_endpoint_answers_ok(page: Page, example):
     assert response is not None
     assert response.status == 200
     assert json.loads(page.inner_text("body"))["status"] == "ok"
+
+
+# --- large files: straight from the browser to the object store --------------------------------
+
+
+@dataclass(frozen=True)
+class LargeUpload:
+    """What the "Large files" page showed, and which requests it sent, for one upload."""
+
+    content: bytes
+    name: str
+    size: str
+    content_type: str
+    progress: float
+    percent: str
+    download_url: str
+    requests: list[tuple[str, str]]  # (method, URL)
+
+
+@pytest.fixture(scope="session")
+def large_upload(
+    example: RunningExample, browser: Browser, tmp_path_factory: pytest.TempPathFactory
+) -> LargeUpload:
+    """A 6 MiB file sent through the "Large files" page, as a person would."""
+    content = os.urandom(6 * 1024 * 1024)  # random bytes: any mix-up or truncation shows
+    path = tmp_path_factory.mktemp("large") / "holiday-video.mp4"
+    path.write_bytes(content)
+    context = browser.new_context(viewport={"width": 1100, "height": 760})
+    page = context.new_page()
+    requests: list[tuple[str, str]] = []
+    page.on("request", lambda request: requests.append((request.method, request.url)))
+    page.goto(f"{example.url}large/")
+    page.set_input_files("#large-file", str(path))
+    page.click("#large-upload-button")
+    page.wait_for_selector("#large-result:not([hidden]), #large-error:not([hidden])")
+    assert page.locator("#large-error").is_hidden(), page.inner_text("#large-error")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "large_upload.png", full_page=True)
+    upload = LargeUpload(
+        content=content,
+        name=page.inner_text("#large-result-name"),
+        size=page.inner_text("#large-result-size"),
+        content_type=page.inner_text("#large-result-type"),
+        progress=page.eval_on_selector("#large-progress", "bar => bar.value"),
+        percent=page.inner_text("#large-percent"),
+        download_url=page.get_attribute("#large-result-download", "href") or "",
+        requests=requests,
+    )
+    context.close()
+    return upload
+
+
+def test_a_large_file_goes_from_the_browser_straight_to_the_object_store(large_upload, example):
+    puts = [url for method, url in large_upload.requests if method == "PUT"]
+    posts = [url for method, url in large_upload.requests if method == "POST"]
+
+    assert len(puts) == 1
+    assert not puts[0].startswith(example.url)  # the object store, not Django
+    assert "X-Amz-Signature=" in puts[0]
+    assert posts == [f"{example.url}large/start/", f"{example.url}large/confirm/"]
+
+
+def test_the_large_file_progress_bar_reaches_100_percent(large_upload):
+    assert large_upload.progress == 100
+    assert large_upload.percent == "100%"
+
+
+def test_the_large_file_page_shows_what_was_stored(large_upload):
+    assert large_upload.name.endswith("/holiday-video.mp4")
+    assert large_upload.size == str(len(large_upload.content))
+    assert large_upload.content_type == "video/mp4"
+
+
+def test_the_large_file_downloads_intact_through_django(page: Page, example, large_upload):
+    response = page.request.get(urljoin(example.url, large_upload.download_url))
+
+    assert response.status == 200
+    assert response.headers["content-disposition"] == 'attachment; filename="holiday-video.mp4"'
+    assert response.body() == large_upload.content
+
+
+def test_a_range_request_gets_just_those_bytes(page: Page, example, large_upload):
+    url = urljoin(example.url, large_upload.download_url)
+
+    response = page.request.get(url, headers={"Range": "bytes=0-9"})
+
+    assert response.status == 206
+    assert response.headers["content-range"] == f"bytes 0-9/{len(large_upload.content)}"
+    assert response.body() == large_upload.content[:10]
+
+
+def test_a_download_whose_etag_still_matches_gets_304(page: Page, example, large_upload):
+    url = urljoin(example.url, large_upload.download_url)
+    etag = page.request.head(url).headers["etag"]
+
+    response = page.request.get(url, headers={"If-None-Match": etag})
+
+    assert response.status == 304
+    assert response.body() == b""
+
+
+def test_the_gallery_lists_the_large_file(page: Page, example, large_upload):
+    page.goto(f"{example.url}gallery/")
+    item = page.locator("li.item", has_text="holiday-video.mp4")
+
+    assert item.get_attribute("class") == "item private"
+    assert item.locator("a.download").get_attribute("href") == large_upload.download_url
