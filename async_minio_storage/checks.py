@@ -10,7 +10,9 @@ They report, before the first request, what would otherwise fail at first use. T
 - E005: ``MINIO_URL_EXPIRY_HOURS`` outside 1 second to 7 days;
 - E006: ``MINIO_POLICY_HOOKS`` not a list of ``(bucket_name, policy_dict)``;
 - E007: any other invalid value, or an unknown option;
-- W001: a storage's bucket in neither bucket list (it is treated as private).
+- W001: a storage's bucket in neither bucket list (it is treated as private);
+- W002: ``STORAGES["staticfiles"]`` is ours, but ``collectstatic`` is Django's command (the app
+  comes after ``django.contrib.staticfiles``), which uploads one file at a time.
 
 Storages are not built here, and nothing touches the network.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core import checks
+from django.core.management import get_commands
 
 from .config import StorageConfig
 from .config import find_problems
@@ -84,3 +87,27 @@ def _check_alias(
 
 def _default_bucket(backend: type[MinioStorage], config: StorageConfig) -> str:
     return config.static_bucket if issubclass(backend, MinioStaticStorage) else config.media_bucket
+
+
+@checks.register()
+def check_collectstatic_command(
+    app_configs: Any = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    static_is_ours = any(
+        alias == "staticfiles" and issubclass(backend, MinioStaticStorage)
+        for alias, backend, _ in minio_aliases()
+    )
+    command_owner = get_commands().get("collectstatic")
+    if not static_is_ours or command_owner in (None, "async_minio_storage"):
+        return []
+    return [
+        checks.Warning(
+            "collectstatic is django.contrib.staticfiles' command, which uploads static files "
+            "one at a time and re-uploads unchanged ones after every checkout.",
+            hint="Put 'async_minio_storage' before 'django.contrib.staticfiles' in "
+            "INSTALLED_APPS to use this package's collectstatic (concurrent uploads, unchanged "
+            "files skipped by content hash).",
+            obj="INSTALLED_APPS",
+            id="async_minio_storage.W002",
+        )
+    ]

@@ -90,6 +90,7 @@ class StorageConfig:
     multipart_part_size: int
     multipart_concurrency: int
     health_timeout: float
+    cache_control: str | None
 
     @cached_property
     def connection(self) -> ConnectionSettings:
@@ -148,6 +149,13 @@ def _required_text(name: str, value: Any) -> str:
 
 def _optional_text(name: str, value: Any) -> str | None:
     return None if value is None or value == "" else _required_text(name, value)
+
+
+def _header_value(name: str, value: Any) -> str | None:
+    text = _optional_text(name, value)
+    if text is not None and not text.isprintable():
+        raise ImproperlyConfigured(f"{name} must be one line of printable text; got {text!r}.")
+    return text
 
 
 def _endpoint(name: str, value: Any) -> str:
@@ -361,6 +369,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("MINIO_HEALTH_TIMEOUT", 3.0, _positive_number, "seconds a health probe may take"),
     Option("MINIO_CA_BUNDLE", None, _optional_text, "CA certificates that sign the server's"),
     Option("MINIO_CERT_CHECK", True, _flag, "verify the server's TLS certificate"),
+    Option("MINIO_CACHE_CONTROL", None, _header_value, "Cache-Control stored with new objects"),
     # Accepted so that django-minio-backend settings files keep working; they have no effect
     # here: uploads always stream, url() costs no request, and the HTTP client is aiohttp's.
     Option("MINIO_MULTIPART_UPLOAD", None, _ignored, "no effect"),
@@ -499,6 +508,7 @@ def resolve_config(options: Mapping[str, Any], storage_name: str = "default") ->
         multipart_part_size=values["MINIO_MULTIPART_PART_SIZE"],
         multipart_concurrency=values["MINIO_MULTIPART_CONCURRENCY"],
         health_timeout=values["MINIO_HEALTH_TIMEOUT"],
+        cache_control=values["MINIO_CACHE_CONTROL"],
     )
 
 

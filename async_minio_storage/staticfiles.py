@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import posixpath
+import re
+from collections.abc import Callable
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 from django.contrib.staticfiles.storage import ManifestFilesMixin
 from django.utils.deconstruct import deconstructible
 
+from .collecting import CollectBatch
 from .config import StorageConfig
+from .files import MinioFile
+from .names import object_key
 from .storage import MinioStorage
+
+# Static files whose names do not change with their content (app.js): browsers may keep them a
+# minute, as WhiteNoise does, so a deploy shows within a minute. MINIO_CACHE_CONTROL replaces it.
+STATIC_CACHE_CONTROL = "public, max-age=60"
+# Hashed names (app.3f2a1b9c8d7e.js) change when the content does: keep them a year.
+IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable"
+_HASHED_NAME = re.compile(r"\.[0-9a-f]{12}(\.[^./]*)?$")
 
 
 @deconstructible(path="async_minio_storage.MinioStaticStorage")
@@ -32,6 +47,86 @@ class MinioStaticStorage(MinioStorage):
 
     def _default_bucket_name(self, config: StorageConfig) -> str:
         return config.static_bucket
+
+    def get_object_parameters(self, name: str) -> dict[str, str]:
+        return {"Cache-Control": self.config.cache_control or STATIC_CACHE_CONTROL}
+
+    # --- collectstatic ---------------------------------------------------------------------
+    # While this package's collectstatic runs, a CollectBatch answers exists() from one
+    # listing and queues saves; see collecting.py. Outside it, nothing below changes anything.
+
+    _batch: CollectBatch | None = None
+
+    @contextmanager
+    def collecting(
+        self,
+        concurrency: int | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Iterator[CollectBatch]:
+        """Batch this storage's operations for one ``collectstatic`` run; at the end, wait
+        for the uploads (reporting ``progress(done, total)``) and write what was deferred."""
+        batch = CollectBatch(self, concurrency=concurrency or self.config.max_connections)
+        self._batch = batch
+        try:
+            yield batch
+            batch.finish(progress)
+        except BaseException:
+            batch.abandon()
+            raise
+        finally:
+            self._batch = None
+
+    def _is_written_last(self, key: str) -> bool:
+        return False
+
+    def exists(self, name: str) -> bool:
+        if self._batch is not None:
+            return self._batch.exists(object_key(name))
+        return super().exists(name)
+
+    def delete(self, name: str) -> None:
+        if self._batch is not None and name:
+            self._batch.delete(object_key(name))
+            return
+        super().delete(name)
+
+    def save(self, name: str | None, content: Any, max_length: int | None = None) -> str:
+        if self._batch is not None and name and content is not None:
+            return self._save(name, content)
+        return super().save(name, content, max_length)
+
+    def _save(self, name: str, content: Any) -> str:
+        batch = self._batch
+        if batch is None:
+            return super()._save(name, content)
+        key = object_key(name)
+        size = getattr(content, "size", None)
+        if size is None or size >= self.config.multipart_threshold:
+            batch.wait_for(key)  # large: sent now, in parts, rather than held in memory
+            stored = super()._save(key, content)
+            batch.forget(key)
+            return stored
+        if hasattr(content, "seek"):
+            content.seek(0)
+        data = content.read()
+        batch.save(
+            key,
+            data.encode() if isinstance(data, str) else bytes(data),
+            last=self._is_written_last(key),
+        )
+        return key
+
+    def _open(self, name: str, mode: str = "rb") -> Any:
+        batch = self._batch
+        if batch is not None:
+            key = object_key(name)
+            source = batch.local_source(key)
+            if source is not None:  # the same bytes are on local disk: no request
+                source_storage, path = source
+                return source_storage.open(path, mode)
+            batch.wait_for(key)
+        opened: MinioFile = super()._open(name, mode)
+        return opened
 
 
 _UNREAD: Any = object()
@@ -67,6 +162,17 @@ class MinioManifestStaticStorage(ManifestFilesMixin, MinioStaticStorage):  # typ
 
     hashed_files = _ReadOnFirstUse()
     manifest_hash = _ReadOnFirstUse()
+
+    def get_object_parameters(self, name: str) -> dict[str, str]:
+        if name == self.manifest_name:
+            return {"Cache-Control": "no-cache"}  # read by servers, revalidated every time
+        if _HASHED_NAME.search(posixpath.basename(name)):
+            return {"Cache-Control": IMMUTABLE_CACHE_CONTROL}
+        return super().get_object_parameters(name)
+
+    def _is_written_last(self, key: str) -> bool:
+        # The manifest names the hashed files: store it only once they are all stored.
+        return key == object_key(self.manifest_name)
 
     # django-stubs types load_manifest() as returning a dict and read_manifest() as never
     # returning None; Django returns (paths, hash) and None for a missing manifest.

@@ -203,7 +203,7 @@ class MinioStorage(Storage):
         write = _Write(
             connection=connection,
             names=self._candidates(name, max_length),
-            headers={"Content-Type": self.guess_content_type(name)},
+            headers=self.object_headers(name),
             if_absent=not self.replace_existing,
         )
         async with connection.slots:  # a small upload is read and sent within one slot
@@ -267,6 +267,35 @@ class MinioStorage(Storage):
     def guess_content_type(self, name: str) -> str:
         """The ``Content-Type`` stored with an object: guessed from its name."""
         return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+    def get_object_parameters(self, name: str) -> dict[str, str]:
+        """Headers stored with the object ``name`` when it is saved; override to add some.
+
+        Returns ``Cache-Control`` from ``MINIO_CACHE_CONTROL`` if set. Any header S3 stores
+        with an object fits: ``Cache-Control``, ``Content-Disposition``, ``Content-Encoding``,
+        ``Content-Language``, ``Expires``, ``x-amz-meta-*``, or ``Content-Type`` to replace the
+        guess::
+
+            class Downloads(MinioStorage):
+                def get_object_parameters(self, name):
+                    return {**super().get_object_parameters(name),
+                            "Content-Disposition": "attachment"}
+        """
+        cache_control = self.config.cache_control
+        return {"Cache-Control": cache_control} if cache_control else {}
+
+    def object_headers(self, name: str) -> dict[str, str]:
+        """Every header a save of ``name`` sends: the content type and the parameters."""
+        parameters = self.get_object_parameters(name)
+        for header, value in parameters.items():
+            if not (isinstance(header, str) and isinstance(value, str) and value.isprintable()):
+                raise ValueError(
+                    f"get_object_parameters({name!r}) returned {header!r}: {value!r}; headers "
+                    "are names and one-line text values."
+                )
+        if any(header.lower() == "content-type" for header in parameters):
+            return dict(parameters)
+        return {"Content-Type": self.guess_content_type(name), **parameters}
 
     # --- reading ---------------------------------------------------------------------------
 

@@ -87,6 +87,16 @@ class S3Admin:
 
         return run(head())
 
+    def headers(self, bucket: str, key: str) -> dict[str, str]:
+        """The headers a HEAD of the object answers, names in lower case."""
+
+        async def head() -> dict[str, str]:
+            async with self._client() as client:
+                stat = await client.stat_object(bucket, key)
+                return {name.lower(): value for name, value in (stat.metadata or {}).items()}
+
+        return run(head())
+
     def keys(self, bucket: str) -> list[str]:
         async def keys() -> list[str]:
             async with self._client() as client:

@@ -11,10 +11,12 @@ the next requests on any connection, pooled ones included:
 - ``cut_next(after_bytes, direction)``: once ``after_bytes`` more bytes of request bodies
   ("upload") or of answers ("download") have passed, cut the connection carrying them, once;
 - ``cut_every_upload(after_bytes)``: cut every request whose body goes past ``after_bytes``;
-- ``answer_next(count, status)``: answer the next ``count`` requests with ``status`` and an S3
-  error body, without forwarding them;
+- ``answer_next(count, status, method)``: answer the next ``count`` requests (of ``method``
+  only, if given) with ``status`` and an S3 error body, without forwarding them;
 - ``drop_connections()``: close every open connection, as a server restart does;
 - ``heal()``: forward everything again.
+
+``requests`` lists the request line of every request seen, for tests that count them.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class FaultProxy:
         self.target_host, self.target_port = host, int(port)
         self.accepted = 0
         self.requests_answered = 0
+        self.requests: list[str] = []  # each request line seen, "PUT /bucket/key HTTP/1.1"
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
@@ -51,6 +54,7 @@ class FaultProxy:
         self._cut_every_upload: int | None = None
         self._answers_left = 0
         self._answer_status = 503
+        self._answer_method: bytes | None = None
 
     # --- control, from the test's thread -------------------------------------------------
 
@@ -100,8 +104,9 @@ class FaultProxy:
     def cut_every_upload(self, after_bytes: int) -> None:
         self._cut_every_upload = after_bytes
 
-    def answer_next(self, count: int, status: int = 503) -> None:
+    def answer_next(self, count: int, status: int = 503, method: str | None = None) -> None:
         self._answers_left, self._answer_status = count, status
+        self._answer_method = method.encode() if method else None
 
     def drop_connections(self) -> None:
         self._call(self._abort_all)
@@ -179,8 +184,10 @@ class FaultProxy:
                 upstream.close()
                 return
             method = head.split(b" ", 1)[0]
+            self.requests.append(head.split(b"\r\n", 1)[0].decode("latin-1"))
             length = _content_length(head)
-            if self._stalling or self._answers_left > 0:
+            answering = self._answers_left > 0 and self._answer_method in (None, method)
+            if self._stalling or answering:
                 if length:
                     await client.readexactly(length)
                 if self._stalling:

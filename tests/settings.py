@@ -14,8 +14,8 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
+    "async_minio_storage",  # before staticfiles: its collectstatic replaces Django's
     "django.contrib.staticfiles",
-    "async_minio_storage",
     "tests.testapp",
 ]
 MIDDLEWARE = [

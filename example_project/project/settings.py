@@ -22,8 +22,8 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "async_minio_storage",  # before staticfiles: its collectstatic replaces Django's
     "django.contrib.staticfiles",
-    "async_minio_storage",
     "gallery",
 ]
 MIDDLEWARE = [

@@ -1,0 +1,263 @@
+"""``collectstatic`` into an object store: one listing, content hashes, concurrent uploads.
+
+Django's ``collectstatic`` works one file at a time, and asks the storage about each file
+before copying it: ``exists()``, ``get_modified_time()``, ``delete()``, ``save()``, two to four
+round trips per file, one after another. Its "unchanged" test compares modification times,
+which a fresh checkout or a container build resets, so every deploy uploads everything again.
+
+While ``collectstatic`` runs, a :class:`CollectBatch` stands in for those round trips:
+
+- the bucket is listed once, up front (paged, 1,000 objects per request); ``exists()`` and
+  "is this the same file?" are answered from that listing;
+- a file is unchanged when the MD5 of its content equals the stored object's ETag (which is
+  the MD5 of the content for objects uploaded in one request, as static files are);
+- ``save()`` queues the upload on the portal loop and returns; at most ``concurrency`` uploads
+  are in flight, which also bounds the memory they hold;
+- ``delete()`` is deferred, and cancelled if the same name is saved again (Django's manifest
+  storage deletes and re-saves every CSS file on every run);
+- the manifest (``staticfiles.json``) is written last, once every file it names is stored: a
+  failed run leaves the previous manifest, which names only files that exist.
+
+The batch is used only by this package's ``collectstatic`` command; the storage behaves
+normally everywhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import threading
+from collections.abc import Callable
+from collections.abc import Iterable
+from concurrent.futures import Future
+from concurrent.futures import wait
+from dataclasses import dataclass
+from dataclasses import field
+from typing import TYPE_CHECKING
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import Storage
+from miniopy_async.deleteobjects import DeleteObject
+
+from .errors import StorageRequestError
+from .errors import translated
+from .sync_edge import portal
+from .sync_edge import run_sync
+
+if TYPE_CHECKING:
+    from .staticfiles import MinioStaticStorage
+
+# S3's DeleteObjects takes at most this many keys per request.
+DELETE_BATCH = 1000
+_PLAIN_MD5 = re.compile(r"^[0-9a-f]{32}$")
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """What the listing says of one object: enough to tell whether a local file matches it."""
+
+    size: int
+    md5: str | None  # None when the ETag is not a plain MD5 (multipart or encrypted objects)
+
+
+def stored_object(size: int | None, etag: str | None) -> StoredObject:
+    tag = (etag or "").strip('"').lower()
+    return StoredObject(size=size or 0, md5=tag if _PLAIN_MD5.match(tag) else None)
+
+
+def content_md5(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def file_md5(storage: Storage, path: str) -> tuple[str, int]:
+    """MD5 and size of a source file (local disk, read in pieces)."""
+    digest = hashlib.md5(usedforsecurity=False)
+    size = 0
+    with storage.open(path) as source:
+        for chunk in source.chunks():
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+async def list_bucket(storage: MinioStaticStorage) -> dict[str, StoredObject]:
+    """Every object in the storage's bucket, from one paged listing."""
+    stored: dict[str, StoredObject] = {}
+    async with storage._request() as client, translated(bucket=storage.bucket_name):
+        async for item in client.list_objects(storage.bucket_name, recursive=True):
+            if item.object_name and not item.is_dir:
+                stored[item.object_name] = stored_object(item.size, item.etag)
+    return stored
+
+
+async def delete_keys(storage: MinioStaticStorage, keys: list[str]) -> None:
+    """Delete ``keys`` with multi-object deletes of up to 1,000 keys, a few at a time."""
+    batches = [keys[start : start + DELETE_BATCH] for start in range(0, len(keys), DELETE_BATCH)]
+
+    async def delete_batch(batch: list[str]) -> None:
+        async with storage._request() as client, translated(bucket=storage.bucket_name):
+            failures = [
+                error
+                async for error in client.remove_objects(
+                    storage.bucket_name, [DeleteObject(key) for key in batch]
+                )
+            ]
+        if failures:
+            raise StorageRequestError(
+                f"{len(failures)} objects could not be deleted from {storage.bucket_name!r}, "
+                f"for example {failures[0].name!r}: {failures[0].code}."
+            )
+
+    await asyncio.gather(*(delete_batch(batch) for batch in batches))
+
+
+@dataclass
+class CollectStats:
+    uploaded: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    bytes_uploaded: int = 0
+
+
+class CollectBatch:
+    """One ``collectstatic`` run's view of the bucket, and its queue of uploads.
+
+    Used from the command's thread only; the uploads run on the portal loop.
+    """
+
+    def __init__(self, storage: MinioStaticStorage, *, concurrency: int) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be 1 or more, not {concurrency}.")
+        self.storage = storage
+        self.concurrency = concurrency
+        self.stored = run_sync(list_bucket, storage)
+        self.stats = CollectStats()
+        self._deleted: dict[str, StoredObject] = {}  # deferred deletes, with what was there
+        self._pending: dict[str, Future[str]] = {}
+        self._last: dict[str, bytes] = {}  # written after everything else: the manifest
+        self._slots = threading.BoundedSemaphore(concurrency)
+        self._failures: list[BaseException] = []
+        self._local: dict[str, tuple[Storage, str]] = {}
+
+    # --- questions the storage answers from the listing --------------------------------------
+
+    def exists(self, key: str) -> bool:
+        return key in self.stored
+
+    def keys_under(self, prefix: str) -> list[str]:
+        return sorted(key for key in self.stored if key.startswith(prefix))
+
+    def holds(self, key: str, md5: str, size: int) -> bool:
+        """True if the object ``key`` already has exactly this content."""
+        stored = self.stored.get(key)
+        return stored is not None and stored.md5 == md5 and stored.size == size
+
+    def remember_source(self, key: str, storage: Storage, path: str) -> None:
+        """The local file whose content ``key`` has (or is about to have)."""
+        self._local[key] = (storage, path)
+
+    def local_source(self, key: str) -> tuple[Storage, str] | None:
+        return self._local.get(key)
+
+    # --- changes --------------------------------------------------------------------------------
+
+    def save(self, key: str, data: bytes, *, last: bool = False) -> None:
+        """Store ``data`` as ``key``: at once if unchanged, else queued (``last``: at the end)."""
+        self._raise_failure()
+        md5 = content_md5(data)
+        previous = self._deleted.pop(key, None) or self.stored.get(key)
+        self.stored[key] = StoredObject(size=len(data), md5=md5)
+        if previous is not None and previous.md5 == md5 and previous.size == len(data):
+            self.stats.unchanged.append(key)
+            return
+        if last:
+            self._last[key] = data
+            return
+        self.wait_for(key)  # two saves of one name: keep their order
+        self._slots.acquire()
+        future = asyncio.run_coroutine_threadsafe(self._upload(key, data), portal().loop)
+        future.add_done_callback(self._upload_done)
+        self._pending[key] = future
+        self.stats.uploaded.append(key)
+        self.stats.bytes_uploaded += len(data)
+
+    async def _upload(self, key: str, data: bytes) -> str:
+        return await self.storage._asave(key, ContentFile(data, name=key))
+
+    def _upload_done(self, future: Future[str]) -> None:
+        self._slots.release()
+        error = future.exception() if not future.cancelled() else None
+        if error is not None:
+            self._failures.append(error)
+
+    def forget(self, key: str) -> None:
+        """``key`` was written around the batch (a large file): its content is not known."""
+        self.stored[key] = StoredObject(size=-1, md5=None)
+        self._deleted.pop(key, None)
+
+    def delete(self, key: str) -> None:
+        """Forget ``key`` now; delete it at the end unless it is saved again meanwhile."""
+        stored = self.stored.pop(key, None)
+        self._last.pop(key, None)
+        if stored is not None:
+            self._deleted[key] = stored
+
+    def delete_now(self, keys: Iterable[str]) -> None:
+        """Delete ``keys`` at once (``--clear``), in multi-object deletes."""
+        keys = list(keys)
+        for key in keys:
+            self.wait_for(key)
+        run_sync(delete_keys, self.storage, keys)
+        for key in keys:
+            self.stored.pop(key, None)
+        self.stats.deleted.extend(keys)
+
+    def wait_for(self, key: str) -> None:
+        """Block until a queued upload of ``key`` is stored (before reading it back)."""
+        future = self._pending.pop(key, None)
+        if future is not None:
+            future.result()  # raises what the upload raised
+
+    @property
+    def in_flight(self) -> int:
+        return sum(not future.done() for future in self._pending.values())
+
+    def finish(self, progress: Callable[[int, int], None] | None = None) -> CollectStats:
+        """Wait for every upload, write the deferred last files, apply deferred deletes.
+
+        ``progress(done, total)`` is called every two seconds while uploads are in flight.
+        """
+        pending = list(self._pending.values())
+        while True:
+            _, not_done = wait(pending, timeout=2)
+            if not not_done:
+                break
+            if progress is not None:
+                progress(len(pending) - len(not_done), len(pending))
+        self._raise_failure()
+        self._pending.clear()
+        for key, data in self._last.items():
+            run_sync(self.storage._asave, key, ContentFile(data, name=key))
+            self.stats.uploaded.append(key)
+            self.stats.bytes_uploaded += len(data)
+        self._last.clear()
+        if self._deleted:
+            keys = sorted(self._deleted)
+            run_sync(delete_keys, self.storage, keys)
+            self.stats.deleted.extend(keys)
+            self._deleted.clear()
+        return self.stats
+
+    def abandon(self) -> None:
+        """Stop queued uploads after a failure or an interrupt; write nothing more."""
+        for future in self._pending.values():
+            future.cancel()
+        wait(list(self._pending.values()), timeout=30)
+        self._pending.clear()
+        self._last.clear()
+        self._deleted.clear()
+
+    def _raise_failure(self) -> None:
+        if self._failures:
+            raise self._failures[0]
