@@ -327,3 +327,47 @@ def test_a_file_already_read_to_the_end_is_saved_whole(storage, tmp_path):
         name = storage.save("read.bin", File(handle))
 
     assert storage.open(name).read() == b"already read"
+
+
+class AttachmentStorage(MinioStorage):
+    """Per-object headers, the way a project would add them."""
+
+    def get_object_parameters(self, name):
+        parameters = super().get_object_parameters(name)
+        if name.endswith(".pdf"):
+            parameters["Content-Disposition"] = "attachment"
+        if name.endswith(".gz"):
+            parameters["Content-Type"] = "application/json"
+            parameters["Content-Encoding"] = "gzip"
+        return parameters
+
+
+async def test_object_parameters_are_stored_with_the_object(bucket, s3_admin, settings):
+    settings.MINIO_CACHE_CONTROL = "private, max-age=600"
+    storage = AttachmentStorage(bucket_name=bucket)
+
+    await storage.asave("report.pdf", ContentFile(b"%PDF"))
+    await storage.asave("data.json.gz", ContentFile(b"\x1f\x8b"))
+
+    pdf = s3_admin.headers(bucket, "report.pdf")
+    assert pdf["content-disposition"] == "attachment"
+    assert pdf["cache-control"] == "private, max-age=600"
+    assert pdf["content-type"] == "application/pdf"
+    packed = s3_admin.headers(bucket, "data.json.gz")
+    assert (packed["content-type"], packed["content-encoding"]) == ("application/json", "gzip")
+
+
+async def test_media_objects_get_no_cache_header_by_default(storage, s3_admin):
+    await storage.asave("plain.txt", ContentFile(b"x"))
+
+    assert "cache-control" not in s3_admin.headers(storage.bucket_name, "plain.txt")
+
+
+async def test_a_header_value_with_a_line_break_is_refused(bucket, s3_admin):
+    class Injecting(MinioStorage):
+        def get_object_parameters(self, name):
+            return {"Cache-Control": "no-cache\r\nX-Evil: 1"}
+
+    with pytest.raises(ValueError, match="one-line text"):
+        await Injecting(bucket_name=bucket).asave("a.txt", ContentFile(b"x"))
+    assert s3_admin.keys(bucket) == []
