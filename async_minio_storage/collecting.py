@@ -30,6 +30,7 @@ import re
 import threading
 from collections.abc import Callable
 from collections.abc import Iterable
+from collections.abc import Sequence
 from concurrent.futures import Future
 from concurrent.futures import wait
 from dataclasses import dataclass
@@ -38,18 +39,17 @@ from typing import TYPE_CHECKING
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage
-from miniopy_async.deleteobjects import DeleteObject
 
+from .bulk import batches
+from .bulk import delete_batch
+from .bulk import list_objects
 from .errors import StorageRequestError
-from .errors import translated
 from .sync_edge import portal
 from .sync_edge import run_sync
 
 if TYPE_CHECKING:
     from .staticfiles import MinioStaticStorage
 
-# S3's DeleteObjects takes at most this many keys per request.
-DELETE_BATCH = 1000
 _PLAIN_MD5 = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -83,33 +83,25 @@ def file_md5(storage: Storage, path: str) -> tuple[str, int]:
 
 async def list_bucket(storage: MinioStaticStorage) -> dict[str, StoredObject]:
     """Every object in the storage's bucket, from one paged listing."""
-    stored: dict[str, StoredObject] = {}
-    async with storage._request() as client, translated(bucket=storage.bucket_name):
-        async for item in client.list_objects(storage.bucket_name, recursive=True):
-            if item.object_name and not item.is_dir:
-                stored[item.object_name] = stored_object(item.size, item.etag)
-    return stored
+    return {
+        listed.key: stored_object(listed.size, listed.etag)
+        async for listed in list_objects(storage._request, storage.bucket_name)
+        if listed.key and not listed.is_directory_marker
+    }
 
 
 async def delete_keys(storage: MinioStaticStorage, keys: list[str]) -> None:
-    """Delete ``keys`` with multi-object deletes of up to 1,000 keys, a few at a time."""
-    batches = [keys[start : start + DELETE_BATCH] for start in range(0, len(keys), DELETE_BATCH)]
+    """Delete ``keys`` with multi-object deletes of up to 1,000 keys, all at once."""
 
-    async def delete_batch(batch: list[str]) -> None:
-        async with storage._request() as client, translated(bucket=storage.bucket_name):
-            failures = [
-                error
-                async for error in client.remove_objects(
-                    storage.bucket_name, [DeleteObject(key) for key in batch]
-                )
-            ]
+    async def delete(batch: Sequence[str]) -> None:
+        failures = await delete_batch(storage._request, storage.bucket_name, batch)
         if failures:
             raise StorageRequestError(
                 f"{len(failures)} objects could not be deleted from {storage.bucket_name!r}, "
                 f"for example {failures[0].name!r}: {failures[0].code}."
             )
 
-    await asyncio.gather(*(delete_batch(batch) for batch in batches))
+    await asyncio.gather(*(delete(batch) for batch in batches(keys)))
 
 
 @dataclass

@@ -31,6 +31,7 @@ from miniopy_async.api import Minio
 from miniopy_async.datatypes import Object
 
 from . import buckets
+from .bulk import list_pages
 from .client import Connection
 from .client import get_client
 from .client import get_connection
@@ -386,14 +387,11 @@ class MinioStorage(Storage):
         prefix = directory_prefix(path)
         directories: list[str] = []
         files: list[str] = []
-        async with self._request() as client, translated(bucket=self.bucket_name):
-            async for item in client.list_objects(
-                self.bucket_name, prefix=prefix or None, recursive=False
-            ):
-                relative = (item.object_name or "")[len(prefix) :]
-                if item.is_dir:
-                    directories.append(relative.rstrip("/"))
-                elif relative:
+        async for page in list_pages(self._request, self.bucket_name, prefix=prefix, delimiter="/"):
+            directories.extend(sub[len(prefix) :].rstrip("/") for sub in page.prefixes)
+            for listed in page.objects:
+                relative = listed.key[len(prefix) :]
+                if relative and not listed.is_directory_marker:
                     files.append(relative)
         return directories, files
 

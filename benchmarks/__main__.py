@@ -27,12 +27,14 @@ from .scenarios import Parameters
 from .scenarios import Progress
 from .scenarios import Results
 from .scenarios import scenario_asgi
+from .scenarios import scenario_collectstatic
 from .scenarios import scenario_concurrent
 from .scenarios import scenario_large
 from .scenarios import scenario_scaling
 from .scenarios import scenario_sequential
 from .scenarios import scenario_stream_view
 from .scenarios import scenario_urls
+from .scenarios import write_static_sources
 
 
 def url_round_trips(environment: env.Environment) -> str:
@@ -55,17 +57,8 @@ def write_source(path: Path, size: int) -> None:
 
 
 def remove_buckets(environment: env.Environment) -> None:
-    from minio.deleteobjects import DeleteObject
-
-    client = environment.contenders[env.RAW_SYNC]
     for bucket in (environment.private_bucket, environment.public_bucket):
-        names = [
-            DeleteObject(name=item.object_name)
-            for item in client.list_objects(bucket_name=bucket, recursive=True)
-        ]
-        for error in client.remove_objects(bucket_name=bucket, delete_object_list=names):
-            print(f"could not remove {error}", file=sys.stderr)
-        client.remove_bucket(bucket_name=bucket)
+        env.remove_bucket(environment.contenders[env.RAW_SYNC], bucket)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,6 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-charts", action="store_true", help="skip the PNG charts")
     parser.add_argument("--no-progress", action="store_true", help="no status line on stderr")
     parser.add_argument("--json", type=Path, help="also write every measured value as JSON")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="SCENARIO",
+        help="run only this scenario (repeatable; e.g. collectstatic); combine with --output",
+    )
     arguments = parser.parse_args(argv)
     parameters = Parameters.quick() if arguments.quick else Parameters()
     if arguments.rounds:
@@ -102,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         environment.contenders = env.build_contenders(environment)
         source = workspace / "large-upload.bin"
         write_source(source, parameters.large_size)
+        static_sources = workspace / "static"
+        write_static_sources(static_sources, parameters.static_files)
 
         results = Results()
         results.notes["url-offline"] = url_round_trips(environment)
@@ -114,7 +115,14 @@ def main(argv: list[str] | None = None) -> int:
             ("large file", scenario_large, (source,), True),
             ("ASGI", scenario_asgi, (), False),
             ("streaming view", scenario_stream_view, (source,), True),
+            ("collectstatic", scenario_collectstatic, (static_sources,), False),
         ]
+        if arguments.only:
+            known = [label for label, *_ in scenarios]
+            unknown = set(arguments.only) - set(known)
+            if unknown:
+                parser.error(f"unknown scenario {sorted(unknown)}; known: {known}")
+            scenarios = [entry for entry in scenarios if entry[0] in arguments.only]
         for round_number in range(parameters.rounds):
             for label, scenario, extra, heavy in scenarios:
                 if heavy and round_number >= parameters.heavy_rounds:

@@ -137,7 +137,12 @@ def configure_django(environment: Environment) -> None:
     settings.configure(
         SECRET_KEY="benchmarks-only",  # noqa: S106
         USE_TZ=True,
-        INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth"],
+        # staticfiles for scenario 10's collectstatic, which reads its ignore patterns.
+        INSTALLED_APPS=[
+            "django.contrib.contenttypes",
+            "django.contrib.auth",
+            "django.contrib.staticfiles",
+        ],
         DATABASES={},
         STORAGES={
             "default": {"BACKEND": "django_minio_backend.models.MinioBackend", "OPTIONS": minio},
@@ -156,34 +161,42 @@ def configure_django(environment: Environment) -> None:
     django.setup()
 
 
+def django_storages_options(server: S3Server, bucket: str) -> dict[str, Any]:
+    """django-storages' ``S3Storage`` options for ``bucket`` on the run's server."""
+    from botocore.config import Config
+
+    scheme = "https" if server.use_https else "http"
+    return {
+        "bucket_name": bucket,
+        "endpoint_url": f"{scheme}://{server.endpoint}",
+        "access_key": server.access_key,
+        "secret_key": server.secret_key,
+        "region_name": "us-east-1",
+        "client_config": Config(
+            signature_version="s3v4",
+            s3={"addressing_style": "path"},
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        ),
+    }
+
+
 def build_contenders(environment: Environment) -> dict[str, Any]:
     """Each contender's storages (private and public) or client, configured alike."""
     import minio
-    from botocore.config import Config
     from django_minio_backend.models import MinioBackend
     from storages.backends.s3 import S3Storage
 
     from async_minio_storage import MinioStorage
 
     server = environment.server
-    scheme = "https" if server.use_https else "http"
 
     def django_storages(bucket: str, signed: bool) -> S3Storage:
         return S3Storage(
-            bucket_name=bucket,
-            endpoint_url=f"{scheme}://{server.endpoint}",
-            access_key=server.access_key,
-            secret_key=server.secret_key,
-            region_name="us-east-1",
+            **django_storages_options(server, bucket),
             querystring_auth=signed,
             querystring_expire=3600,
             file_overwrite=False,  # never overwrite, like the other two backends' defaults
-            client_config=Config(
-                signature_version="s3v4",
-                s3={"addressing_style": "path"},
-                request_checksum_calculation="when_required",
-                response_checksum_validation="when_required",
-            ),
         )
 
     ours_private = MinioStorage(bucket_name=environment.private_bucket)
@@ -208,6 +221,19 @@ def build_contenders(environment: Environment) -> dict[str, Any]:
         ),
         RAW_ASYNC: None,  # made on each loop: raw_async_client()
     }
+
+
+def remove_bucket(client: Any, bucket: str) -> None:
+    """Delete every object in ``bucket``, then the bucket (``client``: a ``minio.Minio``)."""
+    from minio.deleteobjects import DeleteObject
+
+    names = [
+        DeleteObject(name=item.object_name)
+        for item in client.list_objects(bucket_name=bucket, recursive=True)
+    ]
+    for error in client.remove_objects(bucket_name=bucket, delete_object_list=names):
+        print(f"could not remove {error}", file=sys.stderr)
+    client.remove_bucket(bucket_name=bucket)
 
 
 def raw_async_client(environment: Environment) -> Any:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import io
 import itertools
 import json
 import os
+import random
 import subprocess
 import sys
 import time
@@ -54,6 +56,7 @@ class Parameters:
     large_size: int = 200 * MiB
     asgi_seconds: float = 5.0
     asgi_concurrency: int = 50
+    static_files: int = 1000
 
     @classmethod
     def quick(cls) -> Parameters:
@@ -71,6 +74,7 @@ class Parameters:
             large_size=2 * MiB,
             asgi_seconds=0.5,
             asgi_concurrency=5,
+            static_files=30,
         )
 
 
@@ -695,6 +699,195 @@ def scenario_stream_view(
             "MB",
             False,
         )
+
+
+# --- 10. collectstatic: our command against Django's, for each storage -----------------------
+
+
+COLLECTSTATIC_CONTENDERS = (env.OURS_SYNC, env.DMB, env.STORAGES)
+CHANGED_FILES = 10
+# Where a front end's build leaves its files, and of what kind: cycled through, so that four in
+# ten are scripts, two in ten style sheets, the rest icons and images.
+STATIC_LAYOUT = (
+    ("js", ".js"),
+    ("js/vendor", ".js"),
+    ("css", ".css"),
+    ("img/icons", ".svg"),
+    ("js", ".js"),
+    ("img", ".png"),
+    ("css/components", ".css"),
+    ("img/icons", ".svg"),
+    ("js/vendor", ".js"),
+    ("img/icons", ".svg"),
+)
+
+
+def write_static_sources(folder: Path, count: int) -> None:
+    """``count`` files of 1 to 8 KB in a few directories, the same on every run: text for
+    scripts, style sheets and icons, random bytes for images."""
+    generator = random.Random(count)  # noqa: S311 - reproducible test data, not a secret
+    for number in range(count):
+        directory, suffix = STATIC_LAYOUT[number % len(STATIC_LAYOUT)]
+        size = generator.randint(1 * KiB, 8 * KiB)
+        data = generator.randbytes(size)
+        if suffix != ".png":
+            data = base64.encodebytes(data)[:size]
+        path = folder / directory / f"file{number:04}{suffix}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+
+def static_storages(environment: env.Environment, contender: str, bucket: str) -> dict[str, Any]:
+    """``STORAGES`` with each contender's static storage for ``bucket``, as its users set it.
+
+    django-storages' ``S3Storage`` keeps its default ``file_overwrite=True``, as its static
+    storages do; django-minio-backend reads its options from ``STORAGES``.
+    """
+    from django.conf import settings
+
+    if contender == env.OURS_SYNC:
+        backend = "async_minio_storage.MinioStaticStorage"
+        options: dict[str, Any] = {"bucket_name": bucket}
+    elif contender == env.DMB:
+        backend = "django_minio_backend.models.MinioBackendStatic"
+        options = {**environment.minio_settings(), "MINIO_STATIC_FILES_BUCKET": bucket}
+    else:
+        backend = "storages.backends.s3.S3Storage"
+        options = env.django_storages_options(environment.server, bucket)
+    return {**settings.STORAGES, "staticfiles": {"BACKEND": backend, "OPTIONS": options}}
+
+
+def collectstatic_seconds(
+    environment: env.Environment, contender: str, bucket: str, sources: Path
+) -> float:
+    """Seconds one ``collectstatic`` took: ours with this package's command, the peers with
+    Django's (what their users run), each with fresh storage objects."""
+    from django.contrib.staticfiles.management.commands import collectstatic as django_command
+    from django.core.management import call_command
+    from django.test import override_settings
+
+    from async_minio_storage.management.commands import collectstatic as our_command
+
+    module = our_command if contender == env.OURS_SYNC else django_command
+    storages = static_storages(environment, contender, bucket)
+    with override_settings(STORAGES=storages, STATICFILES_DIRS=[str(sources)]):
+        command = module.Command(stdout=io.StringIO())
+        return timed(lambda: call_command(command, interactive=False, verbosity=0))
+
+
+@contextlib.contextmanager
+def created_buckets(environment: env.Environment, buckets: list[str]) -> Iterator[None]:
+    client = environment.contenders[env.RAW_SYNC]
+    for bucket in buckets:
+        client.make_bucket(bucket_name=bucket)
+    try:
+        yield
+    finally:
+        for bucket in buckets:
+            env.remove_bucket(client, bucket)
+
+
+def stored_versions(environment: env.Environment, bucket: str) -> dict[str, tuple[Any, Any]]:
+    """Each object's (ETag, LastModified): a key whose pair changes was uploaded again."""
+    client = environment.contenders[env.RAW_SYNC]
+    return {
+        item.object_name: (item.etag, item.last_modified)
+        for item in client.list_objects(bucket_name=bucket, recursive=True)
+    }
+
+
+def a_second_after(moment: float) -> None:
+    """Sleep until a second after ``moment`` (a ``time.time()``).
+
+    Django's command compares modification times in whole seconds and skips a file whose
+    stored copy is as new as the source: a file touched within the second of its upload would
+    look unmodified, which no deploy sees.
+    """
+    time.sleep(max(0.0, moment + 1.0 - time.time()))
+
+
+def scenario_collectstatic(
+    environment: env.Environment,
+    parameters: Parameters,
+    results: Results,
+    round_number: int,
+    progress: Progress,
+    sources: Path,
+) -> None:
+    """``collectstatic`` of ``static_files`` small files, four times, each contender into a
+    bucket of its own, created empty for the round.
+
+    1. ``collectstatic-first``: into the empty bucket.
+    2. ``collectstatic-unchanged``: again, nothing changed, modification times kept. The fair
+       case for the peers: Django's command asks for each file whether it exists and when it
+       was modified (two HEAD requests), finds the stored copy newer, and skips it.
+    3. ``collectstatic-unchanged-touched``: again, nothing changed, but every source file
+       touched first, as a fresh ``git checkout`` or ``docker build`` leaves them. The realistic
+       deploy: Django's test sees newer sources and uploads everything again; ours compares
+       content (MD5 against the listing's ETags) and uploads nothing.
+    4. ``collectstatic-10-changed``: ``CHANGED_FILES`` files get new content (nothing else is
+       touched, so every contender can skip the rest), and the row ``...-uploads`` counts the
+       objects whose ETag or LastModified that run changed, from listings before and after.
+
+    In-process, under ``override_settings``: the storage handler and ``staticfiles_storage``
+    are rebuilt when ``STORAGES`` changes, so every run builds its storage (and client) anew,
+    as ``manage.py collectstatic`` does.
+    """
+    count = parameters.static_files
+    run = os.urandom(3).hex()
+    buckets = {
+        contender: f"bench-{run}-static-{index}"
+        for index, contender in enumerate(COLLECTSTATIC_CONTENDERS)
+    }
+    contenders = rotated(list(COLLECTSTATIC_CONTENDERS), round_number)
+    files = sorted(path for path in sources.rglob("*") if path.is_file())
+    size = sum(path.stat().st_size for path in files)
+    results.notes["collectstatic"] = (
+        f"{count:,} source files, {size / KiB:,.0f} KB in all; ours runs this package's "
+        "command, the peers Django's"
+    )
+
+    def collect_each(scenario: str, title: str) -> float:
+        for contender in contenders:
+            progress.show(f"round {round_number + 1}: {scenario}: {contender}")
+            seconds = collectstatic_seconds(environment, contender, buckets[contender], sources)
+            results.add(scenario, title, contender, seconds, "s", False)
+        return time.time()
+
+    with created_buckets(environment, list(buckets.values())):
+        collect_each("collectstatic-first", f"`collectstatic` of {count:,} files, empty bucket")
+        finished = collect_each(
+            "collectstatic-unchanged", "`collectstatic` again: nothing changed, mtimes kept"
+        )
+        a_second_after(finished)
+        for path in files:
+            os.utime(path)
+        finished = collect_each(
+            "collectstatic-unchanged-touched",
+            "`collectstatic` again: nothing changed, every file touched (a fresh checkout)",
+        )
+        a_second_after(finished)
+        step = len(files) // CHANGED_FILES  # spread over the folders, other files each round
+        for path in files[round_number % step :: step][:CHANGED_FILES]:
+            with path.open("ab") as handle:
+                handle.write(f"\n/* changed in round {round_number + 1} */\n".encode())
+        before = {
+            contender: stored_versions(environment, buckets[contender]) for contender in contenders
+        }
+        collect_each(
+            "collectstatic-10-changed", f"`collectstatic` again: {CHANGED_FILES} files changed"
+        )
+        for contender in contenders:
+            after = stored_versions(environment, buckets[contender])
+            uploaded = sum(before[contender].get(key) != version for key, version in after.items())
+            results.add(
+                "collectstatic-10-changed-uploads",
+                "objects that run uploaded (from listings before and after)",
+                contender,
+                uploaded,
+                "objects",
+                False,
+            )
 
 
 ScenarioFunction = Callable[..., None]

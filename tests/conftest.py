@@ -109,6 +109,13 @@ class S3Admin:
 
         return run(keys())
 
+    def delete(self, bucket: str, key: str) -> None:
+        async def delete() -> None:
+            async with self._client() as client:
+                await client.remove_object(bucket, key)
+
+        run(delete())
+
     def incomplete_uploads(self, bucket: str) -> list[str]:
         async def uploads() -> list[str]:
             async with self._client() as client:

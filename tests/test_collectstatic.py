@@ -136,6 +136,18 @@ def test_only_changed_files_are_uploaded_even_with_newer_timestamps(plain, proxy
     assert "10 static files copied" in output
 
 
+def test_an_object_deleted_from_the_bucket_is_uploaded_again(plain, proxy, s3_admin):
+    collectstatic()
+    s3_admin.delete(plain, "css/site.css")
+    puts(proxy)
+
+    output = collectstatic()
+
+    assert puts(proxy) == ["css/site.css"]
+    assert s3_admin.get(plain, "css/site.css") == source_files()["css/site.css"]
+    assert "1 static file copied" in output
+
+
 def test_a_deleted_local_file_stays_unless_clear(plain, proxy, sources, s3_admin):
     collectstatic()
     (sources / "img/logo.svg").unlink()

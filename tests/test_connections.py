@@ -6,10 +6,12 @@ Each test points a storage at a counting TCP proxy in front of the server.
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 from django.core.files.base import ContentFile
 
 from async_minio_storage import MinioStorage
+from async_minio_storage.client import HASH_ON_LOOP_LIMIT
 from tests.s3_server import free_ports
 
 
@@ -65,3 +67,54 @@ async def test_concurrent_asaves_are_bounded_by_the_pool_size(bucket, proxy):
     )
 
     assert proxy.accepted <= 4
+
+
+class CountingExecutor(ThreadPoolExecutor):
+    """A loop's default executor that counts the work handed to it."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=2)
+        self.submitted = 0
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.submitted += 1
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_small_requests_are_signed_on_the_loop_without_a_worker_thread(bucket):
+    storage = MinioStorage(bucket_name=bucket)
+    executor = CountingExecutor()
+
+    async def small_requests() -> tuple[bytes, bool]:
+        asyncio.get_running_loop().set_default_executor(executor)
+        name = await storage.asave("signed-on-loop.txt", ContentFile(b"small"))
+        async with await storage.aopen(name) as file:
+            content = await file.read()
+        return content, await storage.aexists(name)
+
+    try:
+        assert asyncio.run(small_requests()) == (
+            b"small",
+            True,
+        )  # the server checked each signature
+    finally:
+        executor.shutdown()
+
+    assert executor.submitted == 0
+
+
+def test_a_large_body_is_still_hashed_off_the_loop(bucket):
+    storage = MinioStorage(bucket_name=bucket)
+    executor = CountingExecutor()
+    body = b"x" * (HASH_ON_LOOP_LIMIT + 1)
+
+    async def large_upload() -> int:
+        asyncio.get_running_loop().set_default_executor(executor)
+        return await storage.asize(await storage.asave("large.bin", ContentFile(body)))
+
+    try:
+        assert asyncio.run(large_upload()) == len(body)
+    finally:
+        executor.shutdown()
+
+    assert executor.submitted >= 1 or storage.config.connection.use_https

@@ -44,6 +44,16 @@ EXPECTED = {
     },
     "stream-view-throughput": ["ours-async", *PEERS],
     "stream-view-rss": ["ours-async", *PEERS],
+    **{
+        scenario: [*OURS, *PEERS]
+        for scenario in (
+            "collectstatic-first",
+            "collectstatic-unchanged",
+            "collectstatic-unchanged-touched",
+            "collectstatic-10-changed",
+            "collectstatic-10-changed-uploads",
+        )
+    },
 }
 
 

@@ -39,3 +39,43 @@ class LocalAttachment(models.Model):
 
     def __str__(self) -> str:
         return self.file.name
+
+
+class DocumentStorage(MinioStorage):
+    """The bucket named by the ``TESTAPP_DOCUMENTS_BUCKET`` setting, else the media bucket.
+
+    Read on every use (not cached), so a test moves the documents to a bucket of their own
+    with ``override_settings`` after the model is defined.
+    """
+
+    @property  # type: ignore[override]
+    def bucket_name(self) -> str:
+        return getattr(settings, "TESTAPP_DOCUMENTS_BUCKET", None) or self.config.media_bucket
+
+
+def document_storage() -> MinioStorage:
+    return DocumentStorage()
+
+
+class Document(models.Model):
+    """Files in a bucket of their own, next to ``Attachment``'s media bucket."""
+
+    file = models.FileField(storage=document_storage, upload_to="documents/", blank=True)
+
+    def __str__(self) -> str:
+        return self.file.name
+
+
+def static_files_storage() -> MinioStorage:
+    from async_minio_storage import MinioStaticStorage
+
+    return MinioStaticStorage()
+
+
+class StaticAsset(models.Model):
+    """A FileField (wrongly) on the static bucket, which orphan cleaning must never touch."""
+
+    file = models.FileField(storage=static_files_storage, blank=True)
+
+    def __str__(self) -> str:
+        return self.file.name

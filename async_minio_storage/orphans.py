@@ -1,0 +1,453 @@
+"""Orphaned objects: objects in a bucket that no model ``FileField`` refers to any more.
+
+Django deletes a row without deleting its file, so a bucket collects objects nobody can reach.
+``manage.py clean_orphaned_minio_files`` finds and deletes them. The rule, per bucket:
+
+- an object is **referenced** when a row of some model holds its key in a ``FileField`` (or
+  ``ImageField``) whose storage is a :class:`~async_minio_storage.MinioStorage` on this bucket
+  of this server. Keys are compared per bucket and server, never across buckets;
+- a key ending in ``/`` is a **directory marker**, not a file: it is left alone;
+- a key under a prefix the run was told to keep (``--keep-prefix``) is left alone: files a
+  bucket holds outside any model (exports, backups) are not the command's to judge;
+- an unreferenced object modified less than ``min_age`` ago is **too new** and kept: an upload
+  whose row is not written yet (a browser upload awaiting confirmation, a save in a
+  transaction that has not committed) looks exactly like an orphan;
+- every other object is an **orphan**.
+
+Losing a referenced object is the one mistake that cannot be undone, so:
+
+- the static bucket (``MINIO_STATIC_FILES_BUCKET``, and the bucket of any static storage) is
+  never cleaned, even when a ``FileField`` points at it: its files have no rows;
+- the rows are read again *after* the bucket has been listed, so a row written while the
+  listing ran is seen; the read before the listing only keeps memory small (objects referenced
+  then are counted and forgotten as they stream past; only the unreferenced ones are kept);
+- rows are read through each model's base manager, so a default manager that hides rows
+  (soft deletion, say) cannot hide their files, and from the database they are written to,
+  not from a replica that may lag;
+- a failed listing deletes nothing in its bucket, and every failure is reported: nothing is
+  swallowed.
+
+Which loop: :func:`aclean_orphans` runs on one event loop (the command runs it with
+:func:`~async_minio_storage.consistency.run_on_own_loop`). Buckets are handled concurrently on
+it, through that loop's clients and request slots, so ``MINIO_MAX_CONNECTIONS`` holds. Rows are
+read with Django's async ORM, which runs the queries in its own database thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import AsyncIterator
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from typing import Any
+
+from django.apps import apps
+from django.core.exceptions import SuspiciousFileOperation
+from django.db import models
+from django.db import router
+
+from .bulk import batches
+from .bulk import delete_batch
+from .bulk import list_objects
+from .client import Connection
+from .client import get_connection
+from .config import ConnectionSettings
+from .consistency import configured_storages
+from .errors import MinioStorageError
+from .names import object_key
+from .staticfiles import MinioStaticStorage
+from .storage import MinioStorage
+
+DEFAULT_MIN_AGE = timedelta(hours=1)
+# Delete requests in flight at once in a whole run, below the loop's request slots, so that
+# the listings of other buckets still get a turn.
+DELETE_BATCHES_AT_ONCE = 4
+PROGRESS_EVERY = 10_000  # keys listed between two progress lines
+
+# --- what an orphan is ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One object of a listing: its key, size and when it was last written."""
+
+    key: str
+    size: int
+    last_modified: datetime | None
+
+
+class Verdict(enum.Enum):
+    REFERENCED = "referenced"
+    DIRECTORY_MARKER = "directory marker"
+    TOO_NEW = "too new"
+    ORPHAN = "orphan"
+
+
+def is_directory_marker(key: str) -> bool:
+    """Keys ending in ``/`` are folders made by S3 consoles and tools, never a storage's file."""
+    return key.endswith("/")
+
+
+def verdict(stored: StoredObject, references: Mapping[str, str], cutoff: datetime) -> Verdict:
+    """What to do with one object, given the bucket's references and the age cutoff.
+
+    An object of unknown age counts as too new: without its time there is no proof that its
+    row had time to be written.
+    """
+    if is_directory_marker(stored.key):
+        return Verdict.DIRECTORY_MARKER
+    if stored.key in references:
+        return Verdict.REFERENCED
+    if stored.last_modified is None or stored.last_modified > cutoff:
+        return Verdict.TOO_NEW
+    return Verdict.ORPHAN
+
+
+def reference_key(name: str | None) -> str | None:
+    """The object key a ``FileField`` value stands for, or None when it stands for none.
+
+    Empty values are fields without a file. A value the storage would refuse as a name (a
+    hand-edited row, say) cannot name any object it wrote, so it protects nothing either.
+    """
+    if not name:
+        return None
+    try:
+        return object_key(name)
+    except SuspiciousFileOperation:
+        return None
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """The outcome for one bucket once its listing is complete and its rows read again."""
+
+    referenced: int
+    too_new: int
+    orphans: list[StoredObject]
+    missing: list[tuple[str, str]]  # (key, the field that refers to it), for --check-missing
+
+
+@dataclass
+class Inventory:
+    """One bucket's listing, kept small while it streams past.
+
+    ``references_before`` are the rows read before the listing. An object they reference is
+    counted and forgotten; any other object is kept, because only the rows read after the
+    listing decide whether it is an orphan (:meth:`judge`). Memory therefore holds the
+    references and the unreferenced objects, never the whole bucket. Keys under
+    ``kept_prefixes`` are set aside, never judged.
+    """
+
+    references_before: Mapping[str, str]
+    kept_prefixes: tuple[str, ...] = ()
+    listed: int = 0
+    directory_markers: int = 0
+    seen_referenced: set[str] = field(default_factory=set)
+    kept: set[str] = field(default_factory=set)
+    unreferenced: list[StoredObject] = field(default_factory=list)
+
+    def add(self, stored: StoredObject) -> None:
+        self.listed += 1
+        if is_directory_marker(stored.key):
+            self.directory_markers += 1
+        elif stored.key in self.references_before:
+            self.seen_referenced.add(stored.key)
+        elif self.kept_prefixes and stored.key.startswith(self.kept_prefixes):
+            self.kept.add(stored.key)
+        else:
+            self.unreferenced.append(stored)
+
+    def judge(self, references_after: Mapping[str, str], cutoff: datetime) -> Judgement:
+        """Sort the kept objects with the rows as they are after the listing.
+
+        An object referenced before or after the listing is kept. A reference is missing when
+        the listing did not contain its key.
+        """
+        too_new = 0
+        referenced = len(self.seen_referenced)
+        orphans: list[StoredObject] = []
+        for stored in self.unreferenced:
+            outcome = verdict(stored, references_after, cutoff)
+            if outcome is Verdict.REFERENCED:
+                referenced += 1
+            elif outcome is Verdict.TOO_NEW:
+                too_new += 1
+            elif outcome is Verdict.ORPHAN:
+                orphans.append(stored)
+        listed_unreferenced = {stored.key for stored in self.unreferenced}
+        missing = sorted(
+            (key, where)
+            for key, where in references_after.items()
+            if key not in self.seen_referenced
+            and key not in listed_unreferenced
+            and key not in self.kept
+        )
+        return Judgement(referenced, too_new, orphans, missing)
+
+
+# --- where the references are ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileFieldRef:
+    """A concrete ``FileField`` of a model, read through the model's base manager."""
+
+    model: type[models.Model]
+    field: models.FileField
+
+    @property
+    def label(self) -> str:
+        return f"{self.model._meta.label}.{self.field.name}"
+
+
+@dataclass
+class BucketTarget:
+    """A bucket of a server and every field that stores files in it.
+
+    Several storages (and several fields) may share a bucket: their references are pooled,
+    since an object is needed if any of them refers to it.
+    """
+
+    bucket: str
+    connection: ConnectionSettings
+    fields: list[FileFieldRef] = field(default_factory=list)
+
+    @property
+    def endpoint(self) -> str:
+        return self.connection.endpoint
+
+
+@dataclass(frozen=True)
+class SkippedBucket:
+    """A bucket some field stores in but that is never cleaned, and why."""
+
+    bucket: str
+    endpoint: str
+    field_label: str
+    reason: str
+
+
+def minio_file_fields() -> Iterator[tuple[FileFieldRef, MinioStorage]]:
+    """Every concrete ``FileField`` of every installed model whose storage is ours.
+
+    Each field is read from the model that defines it (``local_concrete_fields``), so a
+    multi-table child does not read its parent's table again; proxies share their model's table.
+    ``field.storage`` is the storage instance even when the field was given a callable.
+    """
+    for model in apps.get_models():
+        if model._meta.proxy:
+            continue
+        for model_field in model._meta.local_concrete_fields:
+            if isinstance(model_field, models.FileField) and isinstance(
+                model_field.storage, MinioStorage
+            ):
+                yield FileFieldRef(model, model_field), model_field.storage
+
+
+def static_buckets(minio_storages: Iterable[MinioStorage]) -> set[tuple[str, str]]:
+    """``(endpoint, bucket)`` of every static bucket the given storages know of."""
+    found: set[tuple[str, str]] = set()
+    for storage in minio_storages:
+        found.add((storage.config.endpoint, storage.config.static_bucket))
+        if isinstance(storage, MinioStaticStorage):
+            found.add((storage.config.endpoint, storage.bucket_name))
+    return found
+
+
+def find_targets() -> tuple[list[BucketTarget], list[SkippedBucket]]:
+    """The buckets to clean, with their fields, and the buckets refused as static."""
+    fields = list(minio_file_fields())
+    static = static_buckets(
+        [*(storage for _, storage in configured_storages()), *(storage for _, storage in fields)]
+    )
+    targets: dict[tuple[str, str], BucketTarget] = {}
+    skipped: list[SkippedBucket] = []
+    for ref, storage in fields:
+        where = (storage.config.endpoint, storage.bucket_name)
+        if where in static:
+            skipped.append(
+                SkippedBucket(
+                    storage.bucket_name,
+                    storage.config.endpoint,
+                    ref.label,
+                    "it holds static files, which no row refers to",
+                )
+            )
+            continue
+        target = targets.setdefault(
+            where, BucketTarget(storage.bucket_name, storage.config.connection)
+        )
+        target.fields.append(ref)
+    return list(targets.values()), skipped
+
+
+async def read_references(fields: Iterable[FileFieldRef]) -> dict[str, str]:
+    """``{key: field label}`` for every file the rows of ``fields`` refer to.
+
+    Read from the database rows are written to (``db_for_write``), not from a read replica
+    that may lag behind the rows written while the bucket was listed.
+    """
+    references: dict[str, str] = {}
+    for ref in fields:
+        names = (
+            ref.model._base_manager.using(router.db_for_write(ref.model))
+            .order_by()
+            .values_list(ref.field.attname, flat=True)
+            .distinct()
+        )
+        async for name in names.aiterator(chunk_size=5000):
+            key = reference_key(name)
+            if key is not None:
+                references.setdefault(key, ref.label)
+    return references
+
+
+# --- the run ------------------------------------------------------------------------------
+
+
+@dataclass
+class BucketReport:
+    """What happened in one bucket. ``errors`` non-empty means the bucket was not cleaned fully."""
+
+    bucket: str
+    endpoint: str
+    dry_run: bool
+    listed: int = 0
+    directory_markers: int = 0
+    kept_by_prefix: int = 0
+    referenced: int = 0
+    too_new: int = 0
+    orphans: list[StoredObject] = field(default_factory=list)
+    deleted: int = 0
+    bytes_freed: int = 0
+    missing: list[tuple[str, str]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def orphan_bytes(self) -> int:
+        return sum(stored.size for stored in self.orphans)
+
+
+async def list_bucket(connection: Connection, bucket: str) -> AsyncIterator[StoredObject]:
+    """Every object of ``bucket``, streamed a page (1,000 keys) at a time."""
+    async for listed in list_objects(connection.request, bucket):
+        yield StoredObject(listed.key, listed.size, listed.last_modified)
+
+
+async def delete_orphans(
+    connection: Connection, bucket: str, batch: Sequence[StoredObject]
+) -> tuple[int, int, list[str]]:
+    """Delete up to 1,000 objects with one request: ``(deleted, bytes freed, errors)``.
+
+    Each refused key is an error, and the rest were deleted. A refusal naming no key refused
+    the whole request, so then nothing counts as deleted.
+    """
+    refusals = await delete_batch(connection.request, bucket, [stored.key for stored in batch])
+    if any(not error.name for error in refusals):
+        whole = "; ".join(f"{error.code}: {error.message}" for error in refusals)
+        return 0, 0, [f"a delete request for {len(batch)} objects was refused: {whole}"]
+    refused = {error.name for error in refusals}
+    deleted = [stored for stored in batch if stored.key not in refused]
+    errors = [
+        f"could not delete {error.name!r}: {error.code}: {error.message}" for error in refusals
+    ]
+    return len(deleted), sum(stored.size for stored in deleted), errors
+
+
+async def clean_bucket(
+    target: BucketTarget,
+    *,
+    cutoff: datetime,
+    dry_run: bool,
+    delete_turns: asyncio.Semaphore,
+    kept_prefixes: tuple[str, ...] = (),
+    on_listed: Callable[[BucketTarget, int], Any] | None = None,
+) -> BucketReport:
+    """List one bucket, read its rows again, and delete its orphans (unless ``dry_run``)."""
+    report = BucketReport(target.bucket, target.endpoint, dry_run)
+    connection = await get_connection(target.connection)
+    references_before = await read_references(target.fields)
+    inventory = Inventory(references_before, kept_prefixes)
+    try:
+        async for stored in list_bucket(connection, target.bucket):
+            inventory.add(stored)
+            if on_listed is not None and inventory.listed % PROGRESS_EVERY == 0:
+                on_listed(target, inventory.listed)
+    except (MinioStorageError, FileNotFoundError) as error:
+        report.listed = inventory.listed
+        report.errors.append(f"listing failed after {inventory.listed} objects: {error}")
+        return report
+    judgement = inventory.judge(await read_references(target.fields), cutoff)
+    report.listed = inventory.listed
+    report.directory_markers = inventory.directory_markers
+    report.kept_by_prefix = len(inventory.kept)
+    report.referenced = judgement.referenced
+    report.too_new = judgement.too_new
+    report.orphans = judgement.orphans
+    report.missing = judgement.missing
+    if dry_run or not judgement.orphans:
+        return report
+
+    async def delete_in_turn(batch: Sequence[StoredObject]) -> tuple[int, int, list[str]]:
+        async with delete_turns:
+            try:
+                return await delete_orphans(connection, target.bucket, batch)
+            except (MinioStorageError, FileNotFoundError) as error:
+                # Reported, and the other batches go on: what they delete is still an orphan.
+                return 0, 0, [f"a delete request for {len(batch)} objects failed: {error}"]
+
+    for deleted, freed, errors in await asyncio.gather(
+        *(delete_in_turn(batch) for batch in batches(judgement.orphans))
+    ):
+        report.deleted += deleted
+        report.bytes_freed += freed
+        report.errors.extend(errors)
+    return report
+
+
+async def aclean_orphans(
+    targets: Sequence[BucketTarget],
+    *,
+    min_age: timedelta = DEFAULT_MIN_AGE,
+    dry_run: bool = False,
+    kept_prefixes: Sequence[str] = (),
+    on_report: Callable[[BucketReport], Any] | None = None,
+    on_listed: Callable[[BucketTarget, int], Any] | None = None,
+) -> list[BucketReport]:
+    """Clean every bucket of ``targets`` concurrently; one report per bucket, in order.
+
+    The age cutoff is taken once, before any listing, so an object written during the run is
+    always too new. Keys starting with one of ``kept_prefixes`` are never deleted. For
+    progress, ``on_listed(target, count)`` is called every 10,000 keys a listing goes through
+    and ``on_report`` as each bucket finishes, both on the loop. A failure in one bucket is
+    recorded in its report and does not stop the others.
+    """
+    cutoff = datetime.now(UTC) - min_age
+    delete_turns = asyncio.Semaphore(DELETE_BATCHES_AT_ONCE)
+
+    async def clean(target: BucketTarget) -> BucketReport:
+        try:
+            report = await clean_bucket(
+                target,
+                cutoff=cutoff,
+                dry_run=dry_run,
+                delete_turns=delete_turns,
+                kept_prefixes=tuple(kept_prefixes),
+                on_listed=on_listed,
+            )
+        except (MinioStorageError, FileNotFoundError) as error:
+            report = BucketReport(target.bucket, target.endpoint, dry_run, errors=[str(error)])
+        if on_report is not None:
+            on_report(report)
+        return report
+
+    return list(await asyncio.gather(*(clean(target) for target in targets)))
