@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             ("large file", scenario_large, (source,), True),
             ("ASGI", scenario_asgi, (), False),
             ("streaming view", scenario_stream_view, (source,), True),
-            ("collectstatic", scenario_collectstatic, (static_sources,), False),
+            ("collectstatic", scenario_collectstatic, (static_sources,), True),
         ]
         if arguments.only:
             known = [label for label, *_ in scenarios]

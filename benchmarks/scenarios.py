@@ -44,7 +44,7 @@ MiB = 1024 * 1024
 @dataclass(frozen=True)
 class Parameters:
     rounds: int = 3
-    heavy_rounds: int = 2  # scenarios 5, 6 and 9 move gigabytes: two rounds keep a run short
+    heavy_rounds: int = 2  # scenarios 5, 6, 9 and 10 are long: two rounds keep a run short
     url_calls: int = 5000
     sequential_count: int = 100
     small_size: int = 10 * KiB
