@@ -30,14 +30,17 @@ MAX_SEGMENT_BYTES = 255  # MinIO's limit for each "/"-separated part (it stores 
 def object_key(name: str | os.PathLike[str]) -> str:
     """Return the object key for a storage name, or raise ``SuspiciousFileOperation``.
 
-    Backslashes become slashes, as in Django's own storages. Refused: empty names, absolute
-    names, ``.`` or ``..`` segments, empty segments (``a//b``, trailing ``/``), control
+    Backslashes become slashes, as in Django's own storages. Refused: empty or blank names
+    (only whitespace: miniopy-async refuses to read or delete such a key once it is stored),
+    absolute names, ``.`` or ``..`` segments, empty segments (``a//b``, trailing ``/``), control
     characters (NUL included), keys longer than S3's limit of 1024 UTF-8 bytes, and segments
     longer than MinIO's limit of 255 bytes.
     """
     key = os.fspath(name).replace("\\", "/")
     if not key:
         raise SuspiciousFileOperation("An object name must not be empty.")
+    if not key.strip():
+        raise SuspiciousFileOperation(f"Object name {key!r} is blank.")
     if _CONTROL_CHARACTER.search(key):
         raise SuspiciousFileOperation(f"Object name {key!r} contains a control character.")
     if key.startswith("/"):
