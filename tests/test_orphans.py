@@ -310,7 +310,18 @@ def test_a_media_bucket_that_is_the_static_bucket_is_not_cleaned(static_bucket, 
 
     assert s3_admin.keys(static_bucket) == ["css/site.css"]
     assert f"Skipping bucket {static_bucket} of testapp.Attachment.file" in errors
-    assert "No bucket to clean" in output
+    assert "No bucket to clean: the buckets in question hold static files." in output
+
+
+def test_asking_for_the_static_bucket_cleans_nothing(media_bucket, static_bucket, s3_admin):
+    s3_admin.put(static_bucket, "css/site.css", b"body{}")
+    s3_admin.put(media_bucket, "orphan.txt", b"x")
+
+    output = clean("--min-age", "0", "--bucket", static_bucket)
+
+    assert s3_admin.keys(static_bucket) == ["css/site.css"]
+    assert s3_admin.keys(media_bucket) == ["orphan.txt"]
+    assert "No bucket to clean: the buckets in question hold static files." in output
 
 
 def test_a_server_that_cannot_be_reached_exits_non_zero(media_bucket):

@@ -123,7 +123,12 @@ class Command(BaseCommand):
             targets = [target for target in targets if target.bucket in wanted]
         if not targets:
             if self.verbosity >= 1:
-                self.stdout.write("No bucket to clean: no FileField stores in a MinioStorage.")
+                why = (
+                    "the buckets in question hold static files"
+                    if skipped
+                    else "no FileField stores in a MinioStorage"
+                )
+                self.stdout.write(f"No bucket to clean: {why}.")
             return
 
         kept_prefixes = [prefix.lstrip("/") for prefix in options["keep_prefix"]]
