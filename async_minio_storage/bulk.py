@@ -41,6 +41,11 @@ DELETE_BATCH = 1000  # the most S3 deletes per multi-object delete
 RequestSlot = Callable[[], AbstractAsyncContextManager[Minio]]
 
 
+def is_directory_marker(key: str) -> bool:
+    """A key ending in ``/`` is a folder made by an S3 console or tool, never a storage's file."""
+    return key.endswith("/")
+
+
 @dataclass(frozen=True, slots=True)
 class ListedObject:
     """One key of a listing, as the server described it."""
@@ -60,8 +65,7 @@ class ListedObject:
 
     @property
     def is_directory_marker(self) -> bool:
-        """A key ending in ``/`` is a folder made by an S3 console or tool, never a file."""
-        return self.key.endswith("/")
+        return is_directory_marker(self.key)
 
 
 @dataclass(frozen=True)

@@ -48,8 +48,6 @@ from django.core import signing
 from django.core.exceptions import ImproperlyConfigured
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import Storage
-from django.core.files.storage import default_storage
-from django.core.files.storage import storages
 from django.http import HttpRequest
 from django.http import HttpResponse
 from django.http import HttpResponseNotAllowed
@@ -59,6 +57,7 @@ from django.urls import path
 
 from .files import ObjectInfo
 from .storage import MinioStorage
+from .storage import minio_storage
 
 TOKEN_SALT = "async_minio_storage.direct_uploads"  # noqa: S105 -- a namespace, not a secret
 # A confirmation may come this long after the upload's signature expired: the upload may have
@@ -109,16 +108,7 @@ class DirectUploadViews:
 
     @property
     def storage(self) -> MinioStorage:
-        storage = self._storage
-        if storage is None:
-            storage = default_storage
-        elif isinstance(storage, str):
-            storage = storages[storage]
-        if not isinstance(storage, MinioStorage):
-            raise ImproperlyConfigured(
-                f"Direct uploads need a MinioStorage, not {type(storage).__name__}."
-            )
-        return storage
+        return minio_storage(self._storage, needed_by="Direct uploads")
 
     @property
     def urls(self) -> list[URLPattern]:
@@ -155,12 +145,18 @@ class DirectUploadViews:
 
     # --- views -------------------------------------------------------------------------------
 
-    async def start(self, request: HttpRequest) -> HttpResponse:
-        """Hand out a signed upload: ``{"upload": {...}, "token": "..."}``."""
+    async def _refusal(self, request: HttpRequest) -> HttpResponse | None:
+        """The answer to a request neither view takes (not a POST, or not allowed), else None."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         if not await self.has_permission(request):
             return _refused("You may not upload files.", 403)
+        return None
+
+    async def start(self, request: HttpRequest) -> HttpResponse:
+        """Hand out a signed upload: ``{"upload": {...}, "token": "..."}``."""
+        if (refusal := await self._refusal(request)) is not None:
+            return refusal
         try:
             wanted = json.loads(request.body)
             filename = str(wanted["filename"])
@@ -202,10 +198,8 @@ class DirectUploadViews:
 
     async def confirm(self, request: HttpRequest) -> HttpResponse:
         """Verify what arrived, then record it: ``{"name", "size", "content_type", ...}``."""
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        if not await self.has_permission(request):
-            return _refused("You may not upload files.", 403)
+        if (refusal := await self._refusal(request)) is not None:
+            return refusal
         try:
             token = json.loads(request.body)["token"]
             claim = signing.loads(token, salt=TOKEN_SALT, max_age=self.expire + CONFIRM_GRACE)

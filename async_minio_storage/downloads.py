@@ -39,11 +39,8 @@ from dataclasses import dataclass
 from typing import Any
 from typing import ClassVar
 
-from django.core.exceptions import ImproperlyConfigured
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import Storage
-from django.core.files.storage import default_storage
-from django.core.files.storage import storages
 from django.http import Http404
 from django.http import HttpRequest
 from django.http import HttpResponse
@@ -61,6 +58,7 @@ from .files import ObjectInfo
 from .files import ObjectReader
 from .names import object_key
 from .storage import MinioStorage
+from .storage import minio_storage
 from .sync_edge import run_sync
 
 # Each piece handed to the server: as much as the network delivered, up to this size. Django's
@@ -193,19 +191,6 @@ class ObjectResponse(StreamingHttpResponse):
         return self._object_stream.iter_sync()
 
 
-def _storage(storage: Storage | str | None) -> MinioStorage:
-    """The storage to serve from: an instance, a ``STORAGES`` alias, or ``default_storage``."""
-    if storage is None:
-        storage = default_storage
-    elif isinstance(storage, str):
-        storage = storages[storage]
-    if not isinstance(storage, MinioStorage):
-        raise ImproperlyConfigured(
-            f"Objects can only be served from a MinioStorage, not {type(storage).__name__}."
-        )
-    return storage
-
-
 def _response_headers(
     response: HttpResponseBase,
     info: ObjectInfo,
@@ -258,7 +243,7 @@ async def serve_object(
     """
     if request.method not in ("GET", "HEAD"):
         return HttpResponseNotAllowed(["GET", "HEAD"])
-    minio = _storage(storage)
+    minio = minio_storage(storage, needed_by="Downloads through serve_object")
     key = object_key(name)
     filename = filename or os.path.basename(key)
     for attempt in range(2):

@@ -57,6 +57,7 @@ from django.db import router
 
 from .bulk import batches
 from .bulk import delete_batch
+from .bulk import is_directory_marker
 from .bulk import list_objects
 from .client import Connection
 from .client import get_connection
@@ -90,11 +91,6 @@ class Verdict(enum.Enum):
     DIRECTORY_MARKER = "directory marker"
     TOO_NEW = "too new"
     ORPHAN = "orphan"
-
-
-def is_directory_marker(key: str) -> bool:
-    """Keys ending in ``/`` are folders made by S3 consoles and tools, never a storage's file."""
-    return key.endswith("/")
 
 
 def verdict(stored: StoredObject, references: Mapping[str, str], cutoff: datetime) -> Verdict:

@@ -23,6 +23,8 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import Storage
+from django.core.files.storage import default_storage
+from django.core.files.storage import storages
 from django.core.signals import setting_changed
 from django.utils.deconstruct import deconstructible
 from django.utils.functional import cached_property
@@ -583,6 +585,21 @@ class MinioStorage(Storage):
             time_limit=config.health_timeout,
             cluster=cluster,
         )
+
+
+def minio_storage(storage: Storage | str | None, *, needed_by: str) -> MinioStorage:
+    """``storage`` itself, the ``STORAGES`` alias it names, or ``default_storage`` for None;
+    ``ImproperlyConfigured`` unless it is a :class:`MinioStorage` (``needed_by`` says who
+    needs one, for the message)."""
+    if storage is None:
+        storage = default_storage
+    elif isinstance(storage, str):
+        storage = storages[storage]
+    if not isinstance(storage, MinioStorage):
+        raise ImproperlyConfigured(
+            f"{needed_by} need a MinioStorage, not {type(storage).__name__}."
+        )
+    return storage
 
 
 def _check_parameters(parameters: Mapping[str, str] | None) -> dict[str, str] | None:
