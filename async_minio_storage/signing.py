@@ -1,4 +1,6 @@
-"""URLs for browsers: public URLs and AWS Signature V4 presigned URLs, built locally.
+"""AWS Signature V4, computed here: URLs for browsers, and the headers of our own PUTs.
+
+URLs for browsers: public URLs and presigned URLs, built locally.
 
 Nothing here touches the network or an event loop, which is why ``url()`` can be called from a
 template rendered inside an async view (on the loop's own thread), and why pages listing
@@ -9,6 +11,11 @@ browser will send as ``Host``.
 The algorithm is S3's "query string authentication"
 (https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html) with an unsigned
 payload; the tests check every URL against a server that verifies signatures.
+
+Headers for requests: :func:`signed_headers` signs a request in its ``Authorization`` header
+(https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html), with the
+signing key derived once a day rather than once per request. The client signs its PUTs with it
+(see ``client.Client.put``); every upload the test suite makes is checked by the server.
 """
 
 from __future__ import annotations
@@ -54,6 +61,84 @@ def _encoded_credential(access_key: str, scope: str) -> str:
     return quote(f"{access_key}/{scope}", safe="")
 
 
+def _timestamp(now: datetime | None) -> tuple[str, str]:
+    """The request time as SigV4 writes it (``20130524T000000Z``), and its day (``20130524``)."""
+    amz_date = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return amz_date, amz_date[:8]
+
+
+def _scope(date_stamp: str, region: str) -> str:
+    return f"{date_stamp}/{region}/s3/aws4_request"
+
+
+def _canonical_headers(headers: Mapping[str, str]) -> tuple[str, str]:
+    """The canonical header lines and the signed header names, as the server rebuilds them:
+    names in lower case and sorted, values trimmed, runs of spaces collapsed to one."""
+    canonical = {name.lower(): " ".join(value.split()) for name, value in headers.items()}
+    names = sorted(canonical)
+    return "".join([f"{name}:{canonical[name]}\n" for name in names]), ";".join(names)
+
+
+def _signature(canonical_request: str, amz_date: str, region: str, secret_key: str) -> str:
+    date_stamp = amz_date[:8]
+    string_to_sign = "\n".join(
+        (
+            ALGORITHM,
+            amz_date,
+            _scope(date_stamp, region),
+            hashlib.sha256(canonical_request.encode()).hexdigest(),
+        )
+    )
+    return _hmac_hex(_signing_key(secret_key, date_stamp, region), string_to_sign)
+
+
+def _hmac_hex(key: bytes, message: str) -> str:
+    return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
+
+
+def signed_headers(
+    *,
+    method: str,
+    host: str,
+    path: str,
+    query: str,
+    headers: Mapping[str, str],
+    payload_hash: str,
+    region: str,
+    access_key: str,
+    secret_key: str,
+    session_token: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, str]:
+    """The headers to send with a request so that the server accepts it as ours.
+
+    ``path`` and ``query`` are as they go on the wire: already percent-encoded, the query's
+    pairs sorted. ``headers`` are sent and signed (all of them: a proxy that changes one makes
+    the request fail rather than change what is stored). ``payload_hash`` is the body's SHA-256
+    in hex, or ``UNSIGNED-PAYLOAD``. Returns ``headers`` plus ``Host``, ``x-amz-date``,
+    ``x-amz-content-sha256``, the session token if any, and ``Authorization``.
+    """
+    amz_date, date_stamp = _timestamp(now)
+    sent = {
+        **headers,
+        "Host": host,
+        "x-amz-date": amz_date,
+        "x-amz-content-sha256": payload_hash,
+    }
+    if session_token:
+        sent["X-Amz-Security-Token"] = session_token
+    canonical_headers, signed_names = _canonical_headers(sent)
+    canonical_request = "\n".join(
+        (method, path, query, canonical_headers, signed_names, payload_hash)
+    )
+    signature = _signature(canonical_request, amz_date, region, secret_key)
+    sent["Authorization"] = (
+        f"{ALGORITHM} Credential={access_key}/{_scope(date_stamp, region)}, "
+        f"SignedHeaders={signed_names}, Signature={signature}"
+    )
+    return sent
+
+
 def _canonical_query(fixed: list[tuple[str, str]], extra: Mapping[str, str] | None) -> str:
     """The query string, sorted and percent-encoded as SigV4 wants it.
 
@@ -88,34 +173,23 @@ def presign_url(
     request must carry each with exactly that value, or the server refuses it (how a presigned
     PUT pins its ``Content-Type`` and ``If-None-Match: *``).
     """
-    now = now or datetime.now(UTC)
-    amz_date = now.strftime("%Y%m%dT%H%M%SZ")
-    date_stamp = amz_date[:8]
-    scope = f"{date_stamp}/{region}/s3/aws4_request"
-    host = urlsplit(base_url).netloc
+    amz_date, date_stamp = _timestamp(now)
     path = object_path(bucket, key)
-    signed = {"host": host}
-    if headers:
-        signed |= {name.lower(): value.strip() for name, value in headers.items()}
-    signed_names = ";".join(sorted(signed))
+    canonical_headers, signed_names = _canonical_headers(
+        {"host": urlsplit(base_url).netloc, **(headers or {})}
+    )
     fixed = [
         ("X-Amz-Algorithm", ALGORITHM),
-        ("X-Amz-Credential", _encoded_credential(access_key, scope)),
+        ("X-Amz-Credential", _encoded_credential(access_key, _scope(date_stamp, region))),
         ("X-Amz-Date", amz_date),
         ("X-Amz-Expires", str(int(expires.total_seconds()))),
         ("X-Amz-SignedHeaders", quote(signed_names, safe="")),
     ]
     canonical_query = _canonical_query(fixed, query)
-    canonical_headers = "".join(f"{name}:{signed[name]}\n" for name in sorted(signed))
     canonical_request = "\n".join(
         (method, path, canonical_query, canonical_headers, signed_names, UNSIGNED_PAYLOAD)
     )
-    string_to_sign = "\n".join(
-        (ALGORITHM, amz_date, scope, hashlib.sha256(canonical_request.encode()).hexdigest())
-    )
-    signature = hmac.new(
-        _signing_key(secret_key, date_stamp, region), string_to_sign.encode(), hashlib.sha256
-    ).hexdigest()
+    signature = _signature(canonical_request, amz_date, region, secret_key)
     return f"{base_url}{path}?{canonical_query}&X-Amz-Signature={signature}"
 
 
@@ -141,9 +215,8 @@ def post_policy(
     (https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-HTTPPOSTConstructPolicy.html)
     """
     now = now or datetime.now(UTC)
-    amz_date = now.strftime("%Y%m%dT%H%M%SZ")
-    date_stamp = amz_date[:8]
-    credential = f"{access_key}/{date_stamp}/{region}/s3/aws4_request"
+    amz_date, date_stamp = _timestamp(now)
+    credential = f"{access_key}/{_scope(date_stamp, region)}"
     fields = {
         "key": key,
         "Content-Type": content_type,
@@ -162,8 +235,6 @@ def post_policy(
         "conditions": conditions,
     }
     encoded = base64.b64encode(json.dumps(policy, separators=(",", ":")).encode()).decode()
-    signature = hmac.new(
-        _signing_key(secret_key, date_stamp, region), encoded.encode(), hashlib.sha256
-    ).hexdigest()
+    signature = _hmac_hex(_signing_key(secret_key, date_stamp, region), encoded)
     url = f"{base_url}/{quote(bucket, safe='')}"
     return url, {**fields, "policy": encoded, "x-amz-signature": signature}

@@ -14,6 +14,7 @@ from typing import Any
 from django.contrib.staticfiles.storage import ManifestFilesMixin
 from django.utils.deconstruct import deconstructible
 
+from .collecting import CONCURRENCY
 from .collecting import CollectBatch
 from .config import StorageConfig
 from .files import MinioFile
@@ -65,7 +66,7 @@ class MinioStaticStorage(MinioStorage):
     ) -> Iterator[CollectBatch]:
         """Batch this storage's operations for one ``collectstatic`` run; at the end, wait
         for the uploads (reporting ``progress(done, total)``) and write what was deferred."""
-        batch = CollectBatch(self, concurrency=concurrency or self.config.max_connections)
+        batch = CollectBatch(self, concurrency=concurrency or CONCURRENCY)
         self._batch = batch
         try:
             yield batch

@@ -37,6 +37,7 @@ from miniopy_async.xml import Element
 from miniopy_async.xml import SubElement
 from miniopy_async.xml import getbytes
 
+from .client import Client
 from .client import Connection
 from .client import retry_delay
 from .errors import status_of
@@ -144,7 +145,7 @@ async def _digest_headers(client: Minio, body: io.BytesIO) -> dict[str, str]:
 
 
 async def _put(
-    client: Minio,
+    client: Client,
     bucket: str,
     key: str,
     body: io.BytesIO,
@@ -158,22 +159,14 @@ async def _put(
     PUTs are retried here rather than by the session's retry policy: the body must be rewound
     for each attempt, and aiohttp sends a ``BytesIO`` from wherever it was left.
     """
-    request_headers: DictType = {**headers, **await _digest_headers(client, body)}
+    request_headers = {**headers, **await _digest_headers(client, body)}
     # Small bodies go as bytes: hashed in one call and written in one go. Larger ones stay a
     # BytesIO, which aiohttp writes in pieces (it warns about raw bytes above 1 MiB).
     payload: bytes | io.BytesIO = body.getvalue() if body_size(body) <= SMALL_BODY else body
     for attempt in range(1, attempts + 1):
         body.seek(0)
         try:
-            response = await client._execute(
-                "PUT",
-                bucket,
-                key,
-                body=payload,
-                headers=request_headers,
-                query_params=query_params,
-                no_body_trace=True,
-            )
+            response = await client.put(bucket, key, payload, request_headers, query_params)
         except (S3Error, ServerError, InvalidResponseError) as error:
             if attempt == attempts or (status_of(error) or 0) < 500:
                 raise
@@ -185,7 +178,7 @@ async def _put(
 
 
 async def put_bytes(
-    client: Minio,
+    client: Client,
     bucket: str,
     key: str,
     body: io.BytesIO,

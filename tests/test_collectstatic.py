@@ -23,6 +23,7 @@ from django.template import Context
 from django.template import Template
 from django.test import override_settings
 
+from async_minio_storage import collecting
 from async_minio_storage.errors import StorageRequestError
 
 from .fault_proxy import FaultProxy
@@ -186,6 +187,31 @@ def test_concurrency_is_an_option(plain, proxy):
 
     assert "2 at a time" in output
     assert len(puts(proxy)) == len(source_files())
+
+
+def test_uploads_fill_the_concurrency_whatever_the_connection_pool(sources, proxy, static_bucket):
+    # The uploads have a pool of their own: MINIO_MAX_CONNECTIONS bounds everything else.
+    storages = static_storages(
+        "async_minio_storage.MinioStaticStorage", proxy, MINIO_MAX_CONNECTIONS=2
+    )
+    proxy.delay(0.05)  # slow answers: uploads pile up to the bound
+    with override_settings(STATICFILES_DIRS=[str(sources)], STORAGES=storages):
+        collectstatic("--concurrency", "12")
+
+    connections_for_uploads = proxy.accepted - 1  # one for the listing
+    assert connections_for_uploads == 12
+    assert len(puts(proxy)) == len(source_files())
+
+
+def test_uploads_in_flight_hold_a_bounded_number_of_bytes(plain, proxy, monkeypatch):
+    monkeypatch.setattr(collecting, "BYTES_IN_FLIGHT", 50)  # two of the 20-byte modules
+    proxy.delay(0.01)
+
+    collectstatic("--concurrency", "12")
+
+    connections_for_uploads = proxy.accepted - 1  # one for the listing
+    assert connections_for_uploads == 2
+    assert len(puts(proxy)) == len(source_files())  # the 45-byte style sheet went alone
 
 
 def test_a_large_file_is_uploaded_in_parts(plain, proxy, sources, s3_admin):

@@ -5,8 +5,8 @@ when the static storage is ours (any other storage gets Django's command unchang
 
 - "is this file unchanged?" compares the MD5 of the local file with the stored object's ETag,
   from one listing of the bucket, instead of two requests comparing modification times;
-- copies are uploaded concurrently, ``--concurrency`` at a time (default
-  ``MINIO_MAX_CONNECTIONS``), while the command goes on to the next file;
+- copies are uploaded concurrently, ``--concurrency`` at a time (default 64, over a
+  connection pool of that size), while the command goes on to the next file;
 - ``--clear`` deletes with multi-object deletes, 1,000 keys per request.
 
 See ``async_minio_storage.collecting`` for how, and why the manifest is written last. The
@@ -24,6 +24,7 @@ from django.contrib.staticfiles.management.commands import collectstatic
 from django.core.files.storage import Storage
 from django.core.management.base import CommandParser
 
+from async_minio_storage.collecting import CONCURRENCY
 from async_minio_storage.collecting import CollectBatch
 from async_minio_storage.collecting import file_md5
 from async_minio_storage.names import directory_prefix
@@ -43,8 +44,7 @@ class Command(collectstatic.Command):
             "--concurrency",
             type=int,
             default=None,
-            help="Uploads in flight at once, into a MinioStaticStorage "
-            "(default: MINIO_MAX_CONNECTIONS).",
+            help=f"Uploads in flight at once, into a MinioStaticStorage (default: {CONCURRENCY}).",
         )
 
     def set_options(self, **options: Any) -> None:
