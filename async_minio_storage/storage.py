@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import mimetypes
+import re
 from collections.abc import Iterator
 from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
@@ -71,6 +72,8 @@ from .uploads import put_multipart
 MAX_NAME_ATTEMPTS = 100
 # How long a browser upload may start after it was signed, unless told otherwise.
 DEFAULT_UPLOAD_EXPIRY = timedelta(hours=1)
+# An HTTP header name (RFC 9110's token).
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 @dataclass(frozen=True)
@@ -290,12 +293,20 @@ class MinioStorage(Storage):
     def object_headers(self, name: str) -> dict[str, str]:
         """Every header a save of ``name`` sends: the content type and the parameters."""
         parameters = self.get_object_parameters(name)
+        seen: set[str] = set()
         for header, value in parameters.items():
-            if not (isinstance(header, str) and isinstance(value, str) and value.isprintable()):
+            if not (
+                isinstance(header, str)
+                and _HEADER_NAME.fullmatch(header)
+                and header.lower() not in seen
+                and isinstance(value, str)
+                and value.isprintable()
+            ):
                 raise ValueError(
                     f"get_object_parameters({name!r}) returned {header!r}: {value!r}; headers "
-                    "are names and one-line text values."
+                    "are names (each once, whatever its case) and one-line text values."
                 )
+            seen.add(header.lower())
         if any(header.lower() == "content-type" for header in parameters):
             return dict(parameters)
         return {"Content-Type": self.guess_content_type(name), **parameters}

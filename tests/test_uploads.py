@@ -421,3 +421,21 @@ def test_put_headers_are_signed_as_in_the_aws_documentation():
         "Signature=98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd"
     )
     assert sent["x-amz-date"] == "20130524T000000Z"
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        {"Cache-Control": "no-cache", "cache-control": "max-age=60"},  # one header, twice
+        {"Cache Control": "no-cache"},  # not a header name
+        {"X-Amz-Meta-Note:": "x"},
+    ],
+)
+async def test_object_parameters_that_are_not_headers_are_refused(bucket, s3_admin, parameters):
+    class Confused(MinioStorage):
+        def get_object_parameters(self, name):
+            return parameters
+
+    with pytest.raises(ValueError, match="get_object_parameters"):
+        await Confused(bucket_name=bucket).asave("a.txt", ContentFile(b"x"))
+    assert s3_admin.keys(bucket) == []
