@@ -253,8 +253,8 @@ def _sha256_hex(body: bytes | BytesIO) -> str:
 
 async def _sha256_of(body: bytes | BytesIO) -> str:
     """The body's SHA-256 in hex; computed in a worker thread when it is large."""
-    size = len(body) if isinstance(body, bytes) else body.getbuffer().nbytes
-    if size <= HASH_ON_LOOP_LIMIT:
+    size = _size_if_in_memory(body)
+    if size is not None and size <= HASH_ON_LOOP_LIMIT:
         return _sha256_hex(body)
     return await asyncio.to_thread(_sha256_hex, body)
 
