@@ -21,13 +21,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from miniopy_async.api import Minio
-from miniopy_async.error import S3Error
-
-from .client import request_slot
+from . import wire
+from .client import Connection
+from .client import get_connection
 from .config import ConnectionSettings
 from .config import StorageConfig
-from .errors import translated
 
 # Buckets known to exist, per (endpoint, bucket), so that MINIO_BUCKET_CHECK_ON_SAVE costs one
 # check per bucket per process rather than one per save.
@@ -49,34 +47,26 @@ def public_read_policy(bucket: str) -> dict[str, Any]:
     }
 
 
-async def ensure_bucket(client: Minio, bucket: str) -> bool:
+async def ensure_bucket(connection: Connection, bucket: str) -> bool:
     """Create ``bucket`` if it is missing; True if this call created it."""
-    if await client.bucket_exists(bucket):
+    if await wire.bucket_exists(connection, bucket):
         return False
-    try:
-        await client.make_bucket(bucket)
-    except S3Error as error:
-        if error.code == "BucketAlreadyOwnedByYou":  # created meanwhile by another process
-            return False
-        raise
-    return True
+    # False when it was created meanwhile, by another process.
+    return await wire.make_bucket(connection, bucket)
 
 
-async def ensure_bucket_once(client: Minio, config: StorageConfig, bucket: str) -> None:
+async def ensure_bucket_once(connection: Connection, bucket: str) -> None:
     """:func:`ensure_bucket`, at most once per bucket per process."""
-    if (config.endpoint, bucket) in _known_buckets:
+    known = (connection.settings.endpoint, bucket)
+    if known in _known_buckets:
         return
-    await ensure_bucket(client, bucket)
-    _known_buckets.add((config.endpoint, bucket))
+    await ensure_bucket(connection, bucket)
+    _known_buckets.add(known)
 
 
-async def read_policy(client: Minio, bucket: str) -> dict[str, Any] | None:
-    try:
-        return json.loads(await client.get_bucket_policy(bucket))  # type: ignore[no-any-return]
-    except S3Error as error:
-        if error.code == "NoSuchBucketPolicy":
-            return None
-        raise
+async def read_policy(connection: Connection, bucket: str) -> dict[str, Any] | None:
+    policy = await wire.get_bucket_policy(connection, bucket)
+    return json.loads(policy) if policy is not None else None
 
 
 def normalized_policy(policy: Any) -> Any:
@@ -152,22 +142,22 @@ def plan_buckets(configs: Iterable[tuple[StorageConfig, str]]) -> list[BucketPla
 async def bring_to_plan(plan: BucketPlan) -> list[str]:
     """Create the bucket if needed and set its policy; describe what changed."""
     changes: list[str] = []
-    async with request_slot(plan.connection) as client, translated(bucket=plan.name):
-        if await ensure_bucket(client, plan.name):
-            changes.append(f"created bucket {plan.name}")
-        policy = await read_policy(client, plan.name)
-        if plan.hook_policy is not None:
-            if not same_policy(policy, json.loads(plan.hook_policy)):
-                await client.set_bucket_policy(plan.name, plan.hook_policy)
-                changes.append(f"applied the MINIO_POLICY_HOOKS policy to bucket {plan.name}")
-        elif plan.public:
-            wanted = public_read_policy(plan.name)
-            if not same_policy(policy, wanted):
-                await client.set_bucket_policy(plan.name, json.dumps(wanted))
-                changes.append(f"set anonymous read-only policy on public bucket {plan.name}")
-        elif grants_anonymous_access(policy):
-            await client.delete_bucket_policy(plan.name)
-            changes.append(f"removed the anonymous policy of private bucket {plan.name}")
+    connection = await get_connection(plan.connection)
+    if await ensure_bucket(connection, plan.name):
+        changes.append(f"created bucket {plan.name}")
+    policy = await read_policy(connection, plan.name)
+    if plan.hook_policy is not None:
+        if not same_policy(policy, json.loads(plan.hook_policy)):
+            await wire.set_bucket_policy(connection, plan.name, plan.hook_policy)
+            changes.append(f"applied the MINIO_POLICY_HOOKS policy to bucket {plan.name}")
+    elif plan.public:
+        wanted = public_read_policy(plan.name)
+        if not same_policy(policy, wanted):
+            await wire.set_bucket_policy(connection, plan.name, json.dumps(wanted))
+            changes.append(f"set anonymous read-only policy on public bucket {plan.name}")
+    elif grants_anonymous_access(policy):
+        await wire.set_bucket_policy(connection, plan.name, None)
+        changes.append(f"removed the anonymous policy of private bucket {plan.name}")
     return changes
 
 

@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import io
-import re
 import threading
 from collections.abc import Callable
 from collections.abc import Iterable
@@ -43,20 +41,20 @@ from typing import TYPE_CHECKING
 
 from django.core.files.storage import Storage
 
+from . import wire
 from .bulk import batches
 from .bulk import delete_batch
 from .bulk import list_objects
 from .client import get_connection
 from .errors import StorageRequestError
-from .errors import translated
 from .sync_edge import portal
 from .sync_edge import run_sync
-from .uploads import put_bytes
+from .wire import ObjectRecord
+from .wire import RequestBody
 
 if TYPE_CHECKING:
     from .staticfiles import MinioStaticStorage
 
-_PLAIN_MD5 = re.compile(r"^[0-9a-f]{32}$")
 # Uploads in flight at once, by default. Static files are small: each costs the server a
 # request more than it costs bytes, and a server given many requests at once handles them
 # for less CPU each (measured in benchmarks/analysis.md: 10, 32, 64 and 128 in flight). Over
@@ -64,19 +62,6 @@ _PLAIN_MD5 = re.compile(r"^[0-9a-f]{32}$")
 CONCURRENCY = 64
 # Bytes held by the uploads in flight, at most (a single larger file still goes, alone).
 BYTES_IN_FLIGHT = 64 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class StoredObject:
-    """What the listing says of one object: enough to tell whether a local file matches it."""
-
-    size: int
-    md5: str | None  # None when the ETag is not a plain MD5 (multipart or encrypted objects)
-
-
-def stored_object(size: int | None, etag: str | None) -> StoredObject:
-    tag = (etag or "").strip('"').lower()
-    return StoredObject(size=size or 0, md5=tag if _PLAIN_MD5.match(tag) else None)
 
 
 def content_md5(data: bytes) -> str:
@@ -94,11 +79,12 @@ def file_md5(storage: Storage, path: str) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-async def list_bucket(storage: MinioStaticStorage) -> dict[str, StoredObject]:
+async def list_bucket(storage: MinioStaticStorage) -> dict[str, ObjectRecord]:
     """Every object in the storage's bucket, from one paged listing."""
+    connection = await get_connection(storage.config.connection)
     return {
-        listed.key: stored_object(listed.size, listed.etag)
-        async for listed in list_objects(storage._request, storage.bucket_name)
+        listed.key: listed
+        async for listed in list_objects(connection, storage.bucket_name)
         if listed.key and not listed.is_directory_marker
     }
 
@@ -106,12 +92,14 @@ async def list_bucket(storage: MinioStaticStorage) -> dict[str, StoredObject]:
 async def delete_keys(storage: MinioStaticStorage, keys: list[str]) -> None:
     """Delete ``keys`` with multi-object deletes of up to 1,000 keys, all at once."""
 
+    connection = await get_connection(storage.config.connection)
+
     async def delete(batch: Sequence[str]) -> None:
-        failures = await delete_batch(storage._request, storage.bucket_name, batch)
+        failures = await delete_batch(connection, storage.bucket_name, batch)
         if failures:
             raise StorageRequestError(
                 f"{len(failures)} objects could not be deleted from {storage.bucket_name!r}, "
-                f"for example {failures[0].name!r}: {failures[0].code}."
+                f"for example {failures[0].key!r}: {failures[0].code}."
             )
 
     await asyncio.gather(*(delete(batch) for batch in batches(keys)))
@@ -141,7 +129,7 @@ class CollectBatch:
         self.connection = replace(storage.config.connection, max_connections=concurrency)
         self.stored = run_sync(list_bucket, storage)
         self.stats = CollectStats()
-        self._deleted: dict[str, StoredObject] = {}  # deferred deletes, with what was there
+        self._deleted: dict[str, ObjectRecord] = {}  # deferred deletes, with what was there
         self._pending: dict[str, Future[str]] = {}
         self._last: dict[str, bytes] = {}  # written after everything else: the manifest
         self._room = threading.Condition()  # uploads and bytes in flight, under the bounds
@@ -161,7 +149,7 @@ class CollectBatch:
     def holds(self, key: str, md5: str, size: int) -> bool:
         """True if the object ``key`` already has exactly this content."""
         stored = self.stored.get(key)
-        return stored is not None and stored.md5 == md5 and stored.size == size
+        return stored is not None and stored.content_md5 == md5 and stored.size == size
 
     def remember_source(self, key: str, storage: Storage, path: str) -> None:
         """The local file whose content ``key`` has (or is about to have)."""
@@ -177,8 +165,8 @@ class CollectBatch:
         self._raise_failure()
         md5 = content_md5(data)
         previous = self._deleted.pop(key, None) or self.stored.get(key)
-        self.stored[key] = StoredObject(size=len(data), md5=md5)
-        if previous is not None and previous.md5 == md5 and previous.size == len(data):
+        self.stored[key] = ObjectRecord(key, size=len(data), etag=md5, last_modified=None)
+        if previous is not None and previous.content_md5 == md5 and previous.size == len(data):
             self.stats.unchanged.append(key)
             return
         if last:
@@ -216,16 +204,15 @@ class CollectBatch:
         """
         storage = self.storage
         connection = await get_connection(self.connection)
-        async with connection.slots, translated(bucket=storage.bucket_name, name=key):
-            await put_bytes(
-                connection.minio,
-                storage.bucket_name,
-                key,
-                io.BytesIO(data),
-                storage.object_headers(key),
-                if_absent=False,
-                attempts=storage.config.retry_attempts,
-            )
+        await wire.put_object(
+            connection,
+            storage.bucket_name,
+            key,
+            RequestBody(data),
+            storage.object_headers(key),
+            token=wire.new_save_token(),
+            if_absent=False,
+        )
         return key
 
     def _upload_done(self, size: int, future: Future[str]) -> None:
@@ -239,7 +226,7 @@ class CollectBatch:
 
     def forget(self, key: str) -> None:
         """``key`` was written around the batch (a large file): its content is not known."""
-        self.stored[key] = StoredObject(size=-1, md5=None)
+        self.stored[key] = ObjectRecord(key, size=-1, etag=None, last_modified=None)
         self._deleted.pop(key, None)
 
     def delete(self, key: str) -> None:

@@ -57,6 +57,7 @@ class ConnectionSettings:
     read_timeout: float
     max_connections: int
     retry_attempts: int
+    operation_timeout: float = 20.0
     ca_bundle: str | None = None
     cert_check: bool = True
 
@@ -84,6 +85,7 @@ class StorageConfig:
     read_timeout: float
     max_connections: int
     retry_attempts: int
+    operation_timeout: float
     ca_bundle: str | None
     cert_check: bool
     multipart_threshold: int
@@ -104,6 +106,7 @@ class StorageConfig:
             read_timeout=self.read_timeout,
             max_connections=self.max_connections,
             retry_attempts=self.retry_attempts,
+            operation_timeout=self.operation_timeout,
             ca_bundle=self.ca_bundle,
             cert_check=self.cert_check,
         )
@@ -362,7 +365,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("MINIO_CONNECT_TIMEOUT", 10.0, _positive_number, "seconds to connect"),
     Option("MINIO_READ_TIMEOUT", 60.0, _positive_number, "seconds to wait for each read"),
     Option("MINIO_MAX_CONNECTIONS", 10, _between(1, 10_000), "connections per event loop"),
-    Option("MINIO_RETRY_ATTEMPTS", 3, _between(1, 10), "attempts for a request answered 5xx"),
+    Option("MINIO_RETRY_ATTEMPTS", 3, _between(1, 10), "attempts for a request that failed"),
+    Option(
+        "MINIO_OPERATION_TIMEOUT",
+        20.0,
+        _positive_number,
+        "seconds one operation may take, retries included",
+    ),
     Option("MINIO_MULTIPART_THRESHOLD", 10 * 1024 * 1024, _part_size, "size that goes multipart"),
     Option("MINIO_MULTIPART_PART_SIZE", 10 * 1024 * 1024, _part_size, "size of each part"),
     Option("MINIO_MULTIPART_CONCURRENCY", 3, _between(1, 64), "parts uploaded at once"),
@@ -502,6 +511,7 @@ def resolve_config(options: Mapping[str, Any], storage_name: str = "default") ->
         read_timeout=values["MINIO_READ_TIMEOUT"],
         max_connections=values["MINIO_MAX_CONNECTIONS"],
         retry_attempts=values["MINIO_RETRY_ATTEMPTS"],
+        operation_timeout=values["MINIO_OPERATION_TIMEOUT"],
         ca_bundle=values["MINIO_CA_BUNDLE"],
         cert_check=values["MINIO_CERT_CHECK"],
         multipart_threshold=values["MINIO_MULTIPART_THRESHOLD"],

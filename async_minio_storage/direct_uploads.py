@@ -6,9 +6,15 @@
    signed token describing it.
 2. The browser sends the bytes to the object store (PUT or POST form).
 3. ``confirm`` (POST ``{"token"}``) checks the token (same user, not too old), then asks the
-   object store what arrived: an object under that name, of the declared size and type. Only
-   then does it call ``on_confirm``, where the app writes its model row. Anything else is
-   deleted and refused, so a row never points at a missing, oversized or mistyped file.
+   object store what arrived: an object under that name, carrying this upload's save token
+   (signed into the PUT and the POST form), of the declared size and type. Only then does it
+   call ``on_confirm``, where the app writes its model row. An object of the wrong size or
+   type is deleted and refused, so a row never points at a missing, oversized or mistyped
+   file; an object another upload stored under the name first is refused and left alone.
+
+   Exactly once: a browser whose PUT got no answer (the connection broke after the store had
+   the file) may call ``confirm`` anyway; the save token tells whether its file arrived. A
+   repeated PUT of the same upload is refused (412), and its ``confirm`` still succeeds.
 
 ::
 
@@ -26,8 +32,9 @@
     urlpatterns = [path("videos/upload/", include(video_uploads.urls))]
 
 Both views are ordinary Django views: the CSRF middleware protects them, so browsers send the
-``X-CSRFToken`` header. The object store must accept the browser's origin (CORS): MinIO and
-SeaweedFS do by default, AWS S3 needs a bucket CORS rule.
+``X-CSRFToken`` header. The object store must accept the browser's origin and the upload's
+headers (CORS), ``x-amz-meta-async-minio-save`` among them: MinIO and SeaweedFS do by default,
+AWS S3 needs a bucket CORS rule (``AllowedHeaders: ["*"]``, or the upload's headers).
 """
 
 from __future__ import annotations
@@ -55,6 +62,7 @@ from django.http import JsonResponse
 from django.urls import URLPattern
 from django.urls import path
 
+from . import wire
 from .files import ObjectInfo
 from .storage import MinioStorage
 from .storage import minio_storage
@@ -190,6 +198,7 @@ class DirectUploadViews:
                 "name": upload.name,
                 "size": size,
                 "type": upload.content_type,
+                "save": upload.headers[wire.SAVE_TOKEN_HEADER],
                 "user": str(user.pk) if user.is_authenticated else None,
             },
             salt=TOKEN_SALT,
@@ -215,6 +224,14 @@ class DirectUploadViews:
             info = await storage.astat(claim["name"])
         except FileNotFoundError:
             return _refused("Nothing was uploaded under this name.")
+        if info.save_token != claim.get("save"):
+            # Another upload (or a save) stored this name first: its object is not ours to
+            # record, nor to delete.
+            return _refused(
+                "Another file was stored under this name first; this upload did not arrive. "
+                "Start again.",
+                409,
+            )
         problem = _mismatch(info, size=claim["size"], content_type=claim["type"])
         if problem:
             await storage.adelete(info.name)

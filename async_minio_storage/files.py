@@ -20,8 +20,6 @@ import contextlib
 import io
 import os
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC
 from datetime import datetime
 from types import TracebackType
 from typing import IO
@@ -32,15 +30,14 @@ from typing import cast
 
 from aiohttp import ClientResponse
 from django.core.files.base import File
-from django.utils.http import parse_http_date_safe
 
-from .client import request_slot
+from . import wire
+from .client import get_connection
 from .config import ConnectionSettings
-from .errors import NameTaken
-from .errors import StorageRequestError
+from .errors import ObjectChanged
 from .errors import StorageUnavailable
-from .errors import translated
 from .sync_edge import run_sync
+from .wire import ObjectRecord
 
 if TYPE_CHECKING:
     from .storage import MinioStorage
@@ -53,41 +50,9 @@ else:
     _BytesFile = File
 
 
-@dataclass(frozen=True)
-class ObjectInfo:
-    """What the object store says about an object, from one ``HEAD`` request."""
-
-    name: str
-    size: int
-    etag: str | None
-    last_modified: datetime | None
-    content_type: str | None
-
-
-class ObjectChanged(StorageRequestError):
-    """The object was replaced while it was being read (its ETag no longer matches)."""
-
-
-@contextlib.asynccontextmanager
-async def _changed_as(bucket: str, key: str) -> AsyncIterator[None]:
-    # A read sends If-Match; the server's 412 means another version, not a taken name.
-    try:
-        yield
-    except NameTaken as error:
-        raise ObjectChanged(
-            f"The object {bucket}/{key} changed while it was being read.",
-            code="PreconditionFailed",
-            status=412,
-        ) from error
-
-
-def _object_size(content_range: str | None, *, default: int) -> int:
-    """The whole object's size from ``Content-Range: bytes 0-99/1234`` (else ``default``)."""
-    if content_range and "/" in content_range:
-        total = content_range.rsplit("/", 1)[1].strip()
-        if total.isdigit():
-            return int(total)
-    return default
+# What ``storage.stat()`` returns and download views are given: the wire layer's one record.
+ObjectInfo = ObjectRecord
+__all__ = ["AsyncMinioFile", "MinioFile", "ObjectChanged", "ObjectInfo", "ObjectReader"]
 
 
 class ObjectReader:
@@ -135,29 +100,24 @@ class ObjectReader:
         that version.
         """
         length = 0 if stop is None else stop - start
-        async with (
-            request_slot(connection) as client,
-            _changed_as(bucket, key),
-            translated(bucket=bucket, name=key),
-        ):
-            response = await client.get_object(
-                bucket,
-                key,
-                offset=start,
-                length=length,
-                request_headers={"If-Match": etag} if etag else None,
-            )
-        headers = response.headers
-        timestamp = parse_http_date_safe(headers.get("Last-Modified", ""))
-        received = int(headers.get("Content-Length", "0"))
+        response = await wire.get_object(
+            await get_connection(connection),
+            bucket,
+            key,
+            start=start,
+            length=length,
+            if_match=etag,
+        )
+        record = wire.record_from_headers(key, response.headers)
+        received = int(response.headers.get("Content-Length", "0"))
         reader = cls(
             connection,
             bucket,
             key,
-            size=_object_size(headers.get("Content-Range"), default=received),
-            content_type=headers.get("Content-Type"),
-            etag=headers.get("ETag"),
-            last_modified=datetime.fromtimestamp(timestamp, tz=UTC) if timestamp else None,
+            size=record.size,
+            content_type=record.content_type,
+            etag=record.quoted_etag,
+            last_modified=record.last_modified,
         )
         reader.position = start if response.status == 206 else 0
         reader.stop = reader.position + received
@@ -166,6 +126,17 @@ class ObjectReader:
         else:
             response.release()  # nothing to read: do not hold a connection for it
         return reader
+
+    @property
+    def record(self) -> ObjectRecord:
+        """What the GET that opened the reader said of the object."""
+        return ObjectRecord(
+            key=self.key,
+            size=self.size,
+            etag=(self.etag or "").strip('"') or None,
+            last_modified=self.last_modified,
+            content_type=self.content_type,
+        )
 
     def _keep(self, response: ClientResponse) -> None:
         self._response = response
@@ -176,18 +147,14 @@ class ObjectReader:
         if self._response is not None and self._response_loop is loop:
             return self._response
         self.drop_response()
-        async with (
-            request_slot(self.connection) as client,
-            _changed_as(self.bucket, self.key),
-            translated(bucket=self.bucket, name=self.key),
-        ):
-            response: ClientResponse = await client.get_object(
-                self.bucket,
-                self.key,
-                offset=self.position,
-                length=0 if self.stop >= self.size else self.stop - self.position,
-                request_headers={"If-Match": self.etag} if self.etag else None,
-            )
+        response = await wire.get_object(
+            await get_connection(self.connection),
+            self.bucket,
+            self.key,
+            start=self.position,
+            length=0 if self.stop >= self.size else self.stop - self.position,
+            if_match=self.etag,
+        )
         self._keep(response)
         return response
 
@@ -207,13 +174,14 @@ class ObjectReader:
             return 0
         response = await self._current_response()
         received = 0
-        async with translated(bucket=self.bucket, name=self.key):
-            while received < wanted:
-                chunk = await response.content.read(wanted - received)
-                if not chunk:
-                    break
-                buffer[received : received + len(chunk)] = chunk
-                received += len(chunk)
+        while received < wanted:
+            chunk = await wire.read_body(
+                response, wanted - received, bucket=self.bucket, key=self.key
+            )
+            if not chunk:
+                break
+            buffer[received : received + len(chunk)] = chunk
+            received += len(chunk)
         self._advance(received, wanted)
         return received
 
@@ -225,8 +193,7 @@ class ObjectReader:
             self.drop_response()
             return b""
         response = await self._current_response()
-        async with translated(bucket=self.bucket, name=self.key):
-            chunk = await response.content.read(wanted)
+        chunk = await wire.read_body(response, wanted, bucket=self.bucket, key=self.key)
         self._advance(len(chunk), 1)
         return chunk
 

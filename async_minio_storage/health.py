@@ -19,18 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from aiohttp_retry import ExponentialRetry
-from miniopy_async.error import MinioException
-from miniopy_async.error import S3Error
-from miniopy_async.error import ServerError
 
+from . import wire
 from .client import Connection
-from .errors import status_of
+from .errors import MinioStorageError
 
 LIVE_PATH = "/minio/health/live"
 CLUSTER_PATH = "/minio/health/cluster"
-# A health probe answers now or says it could not; it never waits through retries.
-_NO_RETRIES = ExponentialRetry(attempts=1)
 
 
 @dataclass
@@ -76,28 +71,12 @@ async def probe(
     started = time.perf_counter()
     endpoint = base_url.split("://", 1)[1]
     try:
-        async with asyncio.timeout(time_limit), connection.slots:
+        async with asyncio.timeout(time_limit):
             status = await _probe(connection, base_url, bucket, cluster)
     except TimeoutError:
         status = MinioServerStatus(False, f"{endpoint} did not answer within {time_limit:g} s.")
-    except aiohttp.ClientConnectorCertificateError as error:
-        status = MinioServerStatus(
-            False, f"The TLS certificate of {endpoint} was refused: {error.certificate_error}."
-        )
-    except aiohttp.ClientSSLError as error:
-        status = MinioServerStatus(False, f"The TLS handshake with {endpoint} failed: {error}.")
-    except aiohttp.ClientConnectorDNSError:
-        status = MinioServerStatus(False, f"The name of {endpoint} could not be resolved (DNS).")
-    except aiohttp.ClientConnectorError as error:
-        status = MinioServerStatus(False, f"{endpoint} refused the connection: {error.strerror}.")
-    except S3Error as error:
-        status = MinioServerStatus(False, _refusal(error), status_of(error))
-    except ServerError as error:
-        status = MinioServerStatus(
-            False, f"{endpoint} answered HTTP {error.status_code}.", error.status_code
-        )
-    except (aiohttp.ClientError, MinioException) as error:
-        status = MinioServerStatus(False, f"{endpoint} failed: {type(error).__name__}.")
+    except (aiohttp.ClientError, MinioStorageError) as error:
+        status = _failure(error, endpoint)
     status.latency = time.perf_counter() - started
     return status
 
@@ -106,8 +85,7 @@ async def _probe(
     connection: Connection, base_url: str, bucket: str, cluster: bool
 ) -> MinioServerStatus:
     for path in (LIVE_PATH, CLUSTER_PATH) if cluster else (LIVE_PATH,):
-        async with connection.http.get(base_url + path, retry_options=_NO_RETRIES) as response:
-            answer = response.status
+        answer = await wire.probe_status(connection, base_url + path)
         if answer == 503:
             what = "has no write quorum" if path == CLUSTER_PATH else "is not live"
             return MinioServerStatus(False, f"MinIO reports that the server {what}.", answer)
@@ -115,12 +93,31 @@ async def _probe(
             return MinioServerStatus(False, f"{path} answered HTTP {answer}.", answer)
         if answer != 200:
             break  # not MinIO: no health endpoints, the bucket check below decides
-    if not await connection.minio.bucket_exists(bucket):
+    if not await wire.bucket_exists(connection, bucket, probe=True):
         return MinioServerStatus(False, f"The bucket {bucket!r} does not exist.", 404)
     return MinioServerStatus(True, "", 200)
 
 
-def _refusal(error: S3Error) -> str:
-    if status_of(error) == 403:
-        return "The server refused the access key or secret key (HTTP 403)."
-    return f"The server refused the request: {error.code}: {error.message}"
+def _failure(error: BaseException, endpoint: str) -> MinioServerStatus:
+    """The status that says, in plain words, why the probe failed."""
+    # wire raises this package's exceptions from the transport's: describe the transport's.
+    cause = error.__cause__ if isinstance(error, MinioStorageError) else error
+    if isinstance(cause, aiohttp.ClientConnectorCertificateError):
+        return MinioServerStatus(
+            False, f"The TLS certificate of {endpoint} was refused: {cause.certificate_error}."
+        )
+    if isinstance(cause, aiohttp.ClientSSLError):
+        return MinioServerStatus(False, f"The TLS handshake with {endpoint} failed: {cause}.")
+    if isinstance(cause, aiohttp.ClientConnectorDNSError):
+        return MinioServerStatus(False, f"The name of {endpoint} could not be resolved (DNS).")
+    if isinstance(cause, aiohttp.ClientConnectorError):
+        return MinioServerStatus(False, f"{endpoint} refused the connection: {cause.strerror}.")
+    if isinstance(error, MinioStorageError) and error.status is not None:
+        if error.status == 403:
+            detail = "The server refused the access key or secret key (HTTP 403)."
+        elif error.code:
+            detail = f"The server refused the request: {error.code}: {error}"
+        else:
+            detail = f"{endpoint} answered HTTP {error.status}."
+        return MinioServerStatus(False, detail, error.status)
+    return MinioServerStatus(False, f"{endpoint} failed: {type(cause).__name__}.")

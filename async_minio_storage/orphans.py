@@ -27,6 +27,9 @@ Losing a referenced object is the one mistake that cannot be undone, so:
 - a failed listing deletes nothing in its bucket, and every failure is reported: nothing is
   swallowed.
 
+Incomplete multipart uploads are not objects and are not judged here: the command's
+``--incomplete-uploads`` pass is in :mod:`~async_minio_storage.uploads_cleanup`.
+
 Which loop: :func:`aclean_orphans` runs on one event loop (the command runs it with
 :func:`~async_minio_storage.consistency.run_on_own_loop`). Buckets are handled concurrently on
 it, through that loop's clients and request slots, so ``MINIO_MAX_CONNECTIONS`` holds. Rows are
@@ -57,7 +60,6 @@ from django.db import router
 
 from .bulk import batches
 from .bulk import delete_batch
-from .bulk import is_directory_marker
 from .bulk import list_objects
 from .client import Connection
 from .client import get_connection
@@ -67,6 +69,8 @@ from .errors import MinioStorageError
 from .names import object_key
 from .staticfiles import MinioStaticStorage
 from .storage import MinioStorage
+from .wire import ObjectRecord
+from .wire import is_directory_marker
 
 DEFAULT_MIN_AGE = timedelta(hours=1)
 # Delete requests in flight at once in a whole run, below the loop's request slots, so that
@@ -77,15 +81,6 @@ PROGRESS_EVERY = 10_000  # keys listed between two progress lines
 # --- what an orphan is ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class StoredObject:
-    """One object of a listing: its key, size and when it was last written."""
-
-    key: str
-    size: int
-    last_modified: datetime | None
-
-
 class Verdict(enum.Enum):
     REFERENCED = "referenced"
     DIRECTORY_MARKER = "directory marker"
@@ -93,7 +88,7 @@ class Verdict(enum.Enum):
     ORPHAN = "orphan"
 
 
-def verdict(stored: StoredObject, references: Mapping[str, str], cutoff: datetime) -> Verdict:
+def verdict(stored: ObjectRecord, references: Mapping[str, str], cutoff: datetime) -> Verdict:
     """What to do with one object, given the bucket's references and the age cutoff.
 
     An object of unknown age counts as too new: without its time there is no proof that its
@@ -128,7 +123,7 @@ class Judgement:
 
     referenced: int
     too_new: int
-    orphans: list[StoredObject]
+    orphans: list[ObjectRecord]
     missing: list[tuple[str, str]]  # (key, the field that refers to it), for --check-missing
 
 
@@ -149,9 +144,9 @@ class Inventory:
     directory_markers: int = 0
     seen_referenced: set[str] = field(default_factory=set)
     kept: set[str] = field(default_factory=set)
-    unreferenced: list[StoredObject] = field(default_factory=list)
+    unreferenced: list[ObjectRecord] = field(default_factory=list)
 
-    def add(self, stored: StoredObject) -> None:
+    def add(self, stored: ObjectRecord) -> None:
         self.listed += 1
         if is_directory_marker(stored.key):
             self.directory_markers += 1
@@ -170,7 +165,7 @@ class Inventory:
         """
         too_new = 0
         referenced = len(self.seen_referenced)
-        orphans: list[StoredObject] = []
+        orphans: list[ObjectRecord] = []
         for stored in self.unreferenced:
             outcome = verdict(stored, references_after, cutoff)
             if outcome is Verdict.REFERENCED:
@@ -322,7 +317,7 @@ class BucketReport:
     kept_by_prefix: int = 0
     referenced: int = 0
     too_new: int = 0
-    orphans: list[StoredObject] = field(default_factory=list)
+    orphans: list[ObjectRecord] = field(default_factory=list)
     deleted: int = 0
     bytes_freed: int = 0
     missing: list[tuple[str, str]] = field(default_factory=list)
@@ -333,28 +328,28 @@ class BucketReport:
         return sum(stored.size for stored in self.orphans)
 
 
-async def list_bucket(connection: Connection, bucket: str) -> AsyncIterator[StoredObject]:
+async def list_bucket(connection: Connection, bucket: str) -> AsyncIterator[ObjectRecord]:
     """Every object of ``bucket``, streamed a page (1,000 keys) at a time."""
-    async for listed in list_objects(connection.request, bucket):
-        yield StoredObject(listed.key, listed.size, listed.last_modified)
+    async for listed in list_objects(connection, bucket):
+        yield listed
 
 
 async def delete_orphans(
-    connection: Connection, bucket: str, batch: Sequence[StoredObject]
+    connection: Connection, bucket: str, batch: Sequence[ObjectRecord]
 ) -> tuple[int, int, list[str]]:
     """Delete up to 1,000 objects with one request: ``(deleted, bytes freed, errors)``.
 
     Each refused key is an error, and the rest were deleted. A refusal naming no key refused
     the whole request, so then nothing counts as deleted.
     """
-    refusals = await delete_batch(connection.request, bucket, [stored.key for stored in batch])
-    if any(not error.name for error in refusals):
+    refusals = await delete_batch(connection, bucket, [stored.key for stored in batch])
+    if any(not error.key for error in refusals):
         whole = "; ".join(f"{error.code}: {error.message}" for error in refusals)
         return 0, 0, [f"a delete request for {len(batch)} objects was refused: {whole}"]
-    refused = {error.name for error in refusals}
+    refused = {error.key for error in refusals}
     deleted = [stored for stored in batch if stored.key not in refused]
     errors = [
-        f"could not delete {error.name!r}: {error.code}: {error.message}" for error in refusals
+        f"could not delete {error.key!r}: {error.code}: {error.message}" for error in refusals
     ]
     return len(deleted), sum(stored.size for stored in deleted), errors
 
@@ -393,7 +388,7 @@ async def clean_bucket(
     if dry_run or not judgement.orphans:
         return report
 
-    async def delete_in_turn(batch: Sequence[StoredObject]) -> tuple[int, int, list[str]]:
+    async def delete_in_turn(batch: Sequence[ObjectRecord]) -> tuple[int, int, list[str]]:
         async with delete_turns:
             try:
                 return await delete_orphans(connection, target.bucket, batch)

@@ -1,6 +1,4 @@
-"""AWS Signature V4, computed here: URLs for browsers, and the headers of our own PUTs.
-
-URLs for browsers: public URLs and presigned URLs, built locally.
+"""AWS Signature V4 for browsers: public URLs, presigned URLs and POST policies, built locally.
 
 Nothing here touches the network or an event loop, which is why ``url()`` can be called from a
 template rendered inside an async view (on the loop's own thread), and why pages listing
@@ -10,12 +8,9 @@ browser will send as ``Host``.
 
 The algorithm is S3's "query string authentication"
 (https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html) with an unsigned
-payload; the tests check every URL against a server that verifies signatures.
-
-Headers for requests: :func:`signed_headers` signs a request in its ``Authorization`` header
-(https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html), with the
-signing key derived once a day rather than once per request. The client signs its PUTs with it
-(see ``client.Client.put``); every upload the test suite makes is checked by the server.
+payload; the tests check every URL against a server that verifies signatures, and against
+``miniopy_async.signer`` on thousands of generated inputs (``tests/test_signing_differential``).
+The signing key is derived once a day, not once per URL.
 """
 
 from __future__ import annotations
@@ -63,7 +58,7 @@ def _encoded_credential(access_key: str, scope: str) -> str:
 
 def _timestamp(now: datetime | None) -> tuple[str, str]:
     """The request time as SigV4 writes it (``20130524T000000Z``), and its day (``20130524``)."""
-    amz_date = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    amz_date = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     return amz_date, amz_date[:8]
 
 
@@ -94,49 +89,6 @@ def _signature(canonical_request: str, amz_date: str, region: str, secret_key: s
 
 def _hmac_hex(key: bytes, message: str) -> str:
     return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
-
-
-def signed_headers(
-    *,
-    method: str,
-    host: str,
-    path: str,
-    query: str,
-    headers: Mapping[str, str],
-    payload_hash: str,
-    region: str,
-    access_key: str,
-    secret_key: str,
-    session_token: str | None = None,
-    now: datetime | None = None,
-) -> dict[str, str]:
-    """The headers to send with a request so that the server accepts it as ours.
-
-    ``path`` and ``query`` are as they go on the wire: already percent-encoded, the query's
-    pairs sorted. ``headers`` are sent and signed (all of them: a proxy that changes one makes
-    the request fail rather than change what is stored). ``payload_hash`` is the body's SHA-256
-    in hex, or ``UNSIGNED-PAYLOAD``. Returns ``headers`` plus ``Host``, ``x-amz-date``,
-    ``x-amz-content-sha256``, the session token if any, and ``Authorization``.
-    """
-    amz_date, date_stamp = _timestamp(now)
-    sent = {
-        **headers,
-        "Host": host,
-        "x-amz-date": amz_date,
-        "x-amz-content-sha256": payload_hash,
-    }
-    if session_token:
-        sent["X-Amz-Security-Token"] = session_token
-    canonical_headers, signed_names = _canonical_headers(sent)
-    canonical_request = "\n".join(
-        (method, path, query, canonical_headers, signed_names, payload_hash)
-    )
-    signature = _signature(canonical_request, amz_date, region, secret_key)
-    sent["Authorization"] = (
-        f"{ALGORITHM} Credential={access_key}/{_scope(date_stamp, region)}, "
-        f"SignedHeaders={signed_names}, Signature={signature}"
-    )
-    return sent
 
 
 def _canonical_query(fixed: list[tuple[str, str]], extra: Mapping[str, str] | None) -> str:
@@ -206,6 +158,7 @@ def post_policy(
     expires: timedelta,
     content_type: str,
     max_size: int | None,
+    metadata: Mapping[str, str] | None = None,
     now: datetime | None = None,
 ) -> tuple[str, dict[str, str]]:
     """A browser form upload (S3 POST policy): the URL to post to, and the fields to send
@@ -213,7 +166,8 @@ def post_policy(
 
     The policy, signed here, is what the server enforces: this bucket and key exactly, this
     ``Content-Type`` exactly, at most ``max_size`` bytes (``content-length-range``), before
-    the expiry. A form that changes any of them is refused.
+    the expiry, and the ``metadata`` fields (``x-amz-meta-*``) exactly. A form that changes any
+    of them is refused.
     (https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-HTTPPOSTConstructPolicy.html)
     """
     now = now or datetime.now(UTC)
@@ -225,6 +179,7 @@ def post_policy(
         "x-amz-algorithm": ALGORITHM,
         "x-amz-credential": credential,
         "x-amz-date": amz_date,
+        **(metadata or {}),
     }
     conditions: list[object] = [
         {"bucket": bucket},
@@ -233,7 +188,7 @@ def post_policy(
     if max_size is not None:
         conditions.append(["content-length-range", 0, max_size])
     policy = {
-        "expiration": (now + expires).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "expiration": (now + expires).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
         "conditions": conditions,
     }
     encoded = base64.b64encode(json.dumps(policy, separators=(",", ":")).encode()).decode()

@@ -9,12 +9,10 @@ worlds, and safe to call anywhere, including on an event loop's thread.
 
 from __future__ import annotations
 
-import io
 import mimetypes
 import re
 from collections.abc import Iterator
 from collections.abc import Mapping
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
@@ -31,14 +29,12 @@ from django.utils.deconstruct import deconstructible
 from django.utils.functional import cached_property
 from django.utils.timezone import make_naive
 from miniopy_async.api import Minio
-from miniopy_async.datatypes import Object
 
 from . import buckets
+from . import wire
 from .bulk import list_pages
 from .client import Connection
-from .client import get_client
 from .client import get_connection
-from .client import request_slot
 from .config import MAX_URL_EXPIRY
 from .config import MIN_URL_EXPIRY
 from .config import StorageConfig
@@ -46,10 +42,8 @@ from .config import is_valid_bucket_name
 from .config import reject_unknown_options
 from .config import resolve_config
 from .errors import NameTaken
-from .errors import translated
 from .files import AsyncMinioFile
 from .files import MinioFile
-from .files import ObjectInfo
 from .files import ObjectReader
 from .health import MinioServerStatus
 from .health import probe
@@ -64,9 +58,9 @@ from .signing import presign_url
 from .signing import public_url
 from .sync_edge import run_sync
 from .uploads import ContentReader
-from .uploads import body_size
-from .uploads import put_bytes
 from .uploads import put_multipart
+from .wire import ObjectRecord
+from .wire import RequestBody
 
 # Stop looking for a free name after this many conditional writes were refused.
 MAX_NAME_ATTEMPTS = 100
@@ -84,6 +78,7 @@ class _Write:
     names: Iterator[str]
     headers: dict[str, str]
     if_absent: bool
+    token: str
 
 
 @deconstructible(path="async_minio_storage.MinioStorage")
@@ -147,12 +142,14 @@ class MinioStorage(Storage):
         return self.config.is_public(self.bucket_name)
 
     async def aclient(self) -> Minio:
-        """The running loop's miniopy-async client for this storage's server."""
-        return await get_client(self.config.connection)
+        """The running loop's miniopy-async client for this storage's server, for requests
+        this package does not make. Its session does not retry: requests made through it
+        get none of ``wire``'s retries, deadline or error mapping."""
+        return (await self._connection()).minio
 
-    def _request(self) -> AbstractAsyncContextManager[Minio]:
-        """The client, for one request, within the loop's request slots."""
-        return request_slot(self.config.connection)
+    async def _connection(self) -> Connection:
+        """The running loop's connection to this storage's server (see ``client``)."""
+        return await get_connection(self.config.connection)
 
     # --- names -----------------------------------------------------------------------------
 
@@ -201,43 +198,42 @@ class MinioStorage(Storage):
 
     async def _asave(self, name: str, content: Any, max_length: int | None = None) -> str:
         config = self.config
-        connection = await get_connection(config.connection)
+        connection = await self._connection()
         if config.bucket_check_on_save:
-            async with connection.request() as client, translated(bucket=self.bucket_name):
-                await buckets.ensure_bucket_once(client, config, self.bucket_name)
+            await buckets.ensure_bucket_once(connection, self.bucket_name)
         reader = ContentReader(content)
         write = _Write(
             connection=connection,
             names=self._candidates(name, max_length),
             headers=self.object_headers(name),
             if_absent=not self.replace_existing,
+            token=wire.new_save_token(),
         )
-        async with connection.slots:  # a small upload is read and sent within one slot
+        async with connection.saves:  # a small upload is read and sent within one admission
             await reader.rewind()
             head = await reader.read(config.multipart_threshold)
-            if body_size(head) < config.multipart_threshold:
+            if head.size < config.multipart_threshold:
                 return await self._write_in_one_request(write, head)
         return await self._write_in_parts(write, head, reader)
 
-    async def _write_in_one_request(self, write: _Write, body: io.BytesIO) -> str:
+    async def _write_in_one_request(self, write: _Write, body: RequestBody) -> str:
         for key in write.names:
             try:
-                async with translated(bucket=self.bucket_name, name=key):
-                    await put_bytes(
-                        write.connection.minio,
-                        self.bucket_name,
-                        key,
-                        body,
-                        write.headers,
-                        if_absent=write.if_absent,
-                        attempts=self.config.retry_attempts,
-                    )
+                await wire.put_object(
+                    write.connection,
+                    self.bucket_name,
+                    key,
+                    body,
+                    write.headers,
+                    token=write.token,
+                    if_absent=write.if_absent,
+                )
             except NameTaken:
                 continue
             return key
         raise AssertionError("_candidates() never ends")  # pragma: no cover
 
-    async def _write_in_parts(self, write: _Write, head: io.BytesIO, reader: ContentReader) -> str:
+    async def _write_in_parts(self, write: _Write, head: RequestBody, reader: ContentReader) -> str:
         config = self.config
         for key in write.names:
             # A large upload is expensive to repeat: skip names that are visibly taken first;
@@ -245,19 +241,18 @@ class MinioStorage(Storage):
             if write.if_absent and await self.aexists(key):
                 continue
             try:
-                async with translated(bucket=self.bucket_name, name=key):
-                    await put_multipart(
-                        write.connection,
-                        self.bucket_name,
-                        key,
-                        head,
-                        reader,
-                        write.headers,
-                        part_size=config.multipart_part_size,
-                        concurrency=config.multipart_concurrency,
-                        if_absent=write.if_absent,
-                        attempts=config.retry_attempts,
-                    )
+                await put_multipart(
+                    write.connection,
+                    self.bucket_name,
+                    key,
+                    head,
+                    reader,
+                    write.headers,
+                    part_size=config.multipart_part_size,
+                    concurrency=config.multipart_concurrency,
+                    if_absent=write.if_absent,
+                    token=write.token,
+                )
             except NameTaken:
                 if not await reader.rewind():
                     raise FileExistsError(
@@ -334,27 +329,16 @@ class MinioStorage(Storage):
                 "save new content with storage.save()."
             )
 
-    async def _astat(self, name: str) -> Object:
-        key = object_key(name)
-        async with self._request() as client, translated(bucket=self.bucket_name, name=key):
-            stat: Object = await client.stat_object(self.bucket_name, key)
-        return stat
+    async def _astat(self, name: str) -> ObjectRecord:
+        return await wire.stat_object(await self._connection(), self.bucket_name, object_key(name))
 
-    def stat(self, name: str) -> ObjectInfo:
+    def stat(self, name: str) -> ObjectRecord:
         return run_sync(self.astat, name)
 
-    async def astat(self, name: str) -> ObjectInfo:
+    async def astat(self, name: str) -> ObjectRecord:
         """Size, ETag, modification time and content type, in one request; raises
         ``FileNotFoundError`` for a missing object."""
-        stat = await self._astat(name)
-        assert stat.size is not None
-        return ObjectInfo(
-            name=name,
-            size=stat.size,
-            etag=f'"{stat.etag}"' if stat.etag else None,
-            last_modified=stat.last_modified,
-            content_type=stat.content_type,
-        )
+        return await self._astat(name)
 
     def exists(self, name: str) -> bool:
         return run_sync(self.aexists, name)
@@ -371,9 +355,7 @@ class MinioStorage(Storage):
         return run_sync(self.asize, name)
 
     async def asize(self, name: str) -> int:
-        size = (await self._astat(name)).size
-        assert size is not None
-        return size
+        return (await self._astat(name)).size
 
     def get_modified_time(self, name: str) -> datetime:
         return run_sync(self.aget_modified_time, name)
@@ -400,7 +382,8 @@ class MinioStorage(Storage):
         prefix = directory_prefix(path)
         directories: list[str] = []
         files: list[str] = []
-        async for page in list_pages(self._request, self.bucket_name, prefix=prefix, delimiter="/"):
+        connection = await self._connection()
+        async for page in list_pages(connection, self.bucket_name, prefix=prefix, delimiter="/"):
             directories.extend(sub[len(prefix) :].rstrip("/") for sub in page.prefixes)
             for listed in page.objects:
                 relative = listed.key[len(prefix) :]
@@ -417,9 +400,7 @@ class MinioStorage(Storage):
         """Delete the object; deleting a missing object does nothing."""
         if not name:
             raise ValueError("The name must be given to delete().")
-        key = object_key(name)
-        async with self._request() as client, translated(bucket=self.bucket_name, name=key):
-            await client.remove_object(self.bucket_name, key)
+        await wire.delete_object(await self._connection(), self.bucket_name, object_key(name))
 
     # --- URLs ------------------------------------------------------------------------------
 
@@ -515,7 +496,10 @@ class MinioStorage(Storage):
         key = object_key(name)
         config = self.config
         now = datetime.now(UTC)
-        headers = {"Content-Type": content_type}
+        # The save token, signed into both forms: confirmation tells this upload's object from
+        # one that another upload (or a save) stored under the name.
+        token = {wire.SAVE_TOKEN_HEADER: wire.new_save_token()}
+        headers = {"Content-Type": content_type, **token}
         if not self.replace_existing:
             headers["If-None-Match"] = "*"
         signed = headers | ({"Content-Length": str(size)} if size is not None else {})
@@ -541,6 +525,7 @@ class MinioStorage(Storage):
             expires=expiry,
             content_type=content_type,
             max_size=max_size,
+            metadata=token,
             now=now,
         )
         return PresignedUpload(
@@ -578,8 +563,7 @@ class MinioStorage(Storage):
 
         Policies are left alone: ``initialize_buckets`` (or ``acheck_buckets()``) sets them.
         """
-        async with self._request() as client, translated(bucket=self.bucket_name):
-            return await buckets.ensure_bucket(client, self.bucket_name)
+        return await buckets.ensure_bucket(await self._connection(), self.bucket_name)
 
     def is_minio_available(self, cluster: bool = False) -> MinioServerStatus:
         """Whether the server is up and this storage's bucket reachable (see ``health``)."""
@@ -590,7 +574,7 @@ class MinioStorage(Storage):
         for a server problem. ``cluster=True`` also asks MinIO for write quorum."""
         config = self.config
         return await probe(
-            await get_connection(config.connection),
+            await self._connection(),
             base_url=f"{'https' if config.use_https else 'http'}://{config.endpoint}",
             bucket=self.bucket_name,
             time_limit=config.health_timeout,

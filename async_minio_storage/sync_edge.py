@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
 import contextlib
 import os
 import threading
@@ -150,10 +151,34 @@ def run_sync(
     return portal().run(function(*args, **kwargs))
 
 
+# Work handed to the portal by run_in_background and not yet finished; kept so that the tasks
+# are not collected while they run.
+_background: set[concurrent.futures.Future[None]] = set()
+
+
+def run_in_background(function: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Start ``function()`` on the portal loop and return at once, from any thread.
+
+    For clean-up that must outlive its caller's loop (an upload's abort after the server went
+    away, from a per-request loop that ends with the request). The coroutine runs on the
+    portal loop with the portal's connections; it must bound its own time and log its own
+    failures.
+    """
+    future = asyncio.run_coroutine_threadsafe(function(), portal().loop)
+    _background.add(future)
+    future.add_done_callback(_background.discard)
+
+
+def background_work() -> list[concurrent.futures.Future[None]]:
+    """The work started by :func:`run_in_background` that has not finished yet."""
+    return list(_background)
+
+
 def _after_fork_in_child() -> None:
     global _portal, _portal_lock
     _portal_lock = threading.Lock()
     client.forget_parent_clients()
+    _background.clear()
     if _portal is not None:
         # Its thread did not survive the fork; keep the loop object alive but never use it.
         client.keep_inherited(_portal)

@@ -124,6 +124,13 @@ class S3Admin:
 
         return run(uploads())
 
+    def make_bucket(self, bucket: str) -> None:
+        async def make() -> None:
+            async with self._client() as client:
+                await client.make_bucket(bucket)
+
+        run(make())
+
     def bucket_exists(self, bucket: str) -> bool:
         async def exists() -> bool:
             async with self._client() as client:

@@ -13,10 +13,35 @@ the next requests on any connection, pooled ones included:
 - ``cut_every_upload(after_bytes)``: cut every request whose body goes past ``after_bytes``;
 - ``answer_next(count, status, method)``: answer the next ``count`` requests (of ``method``
   only, if given) with ``status`` and an S3 error body, without forwarding them;
+- ``fail_after_forwarding(count, status, method, query, path_suffix)``: forward the next
+  ``count`` matching requests in full, read and discard the server's whole answer, and answer
+  the client ``status`` with an S3 error body and ``Connection: close``: the server did the
+  work, the client is told it failed;
+- ``cut_after_forwarding(count, method, query, path_suffix)``: the same, but close the client's
+  connection without answering anything: the server did the work, the answer is lost;
+- ``stop_reading_bodies()``: take the head of every request with a body (``Content-Length`` >
+  0) and then stop reading that connection, neither forwarding nor closing it, so that the
+  client's write of the body blocks once the socket buffers are full; requests without a body
+  are forwarded as usual meanwhile;
 - ``drop_connections()``: close every open connection, as a server restart does;
-- ``heal()``: forward everything again.
+- ``heal()``: forward everything again, and close the connections ``stop_reading_bodies()``
+  left hanging.
 
-``requests`` lists the request line of every request seen, for tests that count them.
+A request matches ``method`` if that is its method, ``query`` if that is a substring of its
+query string (``"uploads"`` for CreateMultipartUpload's ``?uploads``, with ``method="POST"``, as
+ListMultipartUploads has it too; ``"uploadId"`` for UploadPart, CompleteMultipartUpload and
+AbortMultipartUpload; ``"partNumber"``), and ``path_suffix`` if its path, as sent (so
+percent-encoded), ends with that; a fault without any of them takes the next requests. The
+faults are tried in this order, and the first that takes a request has it:
+``stop_reading_bodies``, ``stall``, ``answer_next``, ``fail_after_forwarding``,
+``cut_after_forwarding``; the ``cut_*`` and ``delay`` faults apply only to requests forwarded
+as usual. A request forwarded by one of the ``*_after_forwarding`` faults goes to the server on
+a connection of its own, which is closed once the answer is read.
+
+``requests`` lists the request line of every request seen, for tests that count them;
+``requests_answered``, ``forwarded_then_failed``, ``forwarded_then_cut`` and ``bodies_stalled``
+count the requests each kind of fault took, and ``discarded_answers`` holds the request line and
+the server's status of each answer the ``*_after_forwarding`` faults kept from the client.
 """
 
 from __future__ import annotations
@@ -26,12 +51,44 @@ import contextlib
 import threading
 from collections.abc import Awaitable
 from collections.abc import Callable
+from dataclasses import dataclass
+from xml.sax.saxutils import escape
 
 CONNECTION_LIMIT = 30.0  # seconds: no connection of a test outlives this
 ERROR_BODY = (
     b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'
     b"<Message>Please reduce your request rate.</Message></Error>"
 )
+ERROR_CODES = {
+    500: ("InternalError", "We encountered an internal error. Please try again."),
+    502: ("BadGateway", "Bad gateway."),
+    503: ("SlowDown", "Please reduce your request rate."),
+    504: ("GatewayTimeout", "Gateway timeout."),
+}
+
+
+@dataclass
+class _AfterForwarding:
+    """A fault armed by ``fail_after_forwarding`` or ``cut_after_forwarding``."""
+
+    count: int
+    method: bytes | None
+    query: str | None
+    path_suffix: str | None
+    status: int | None  # what the client is answered; None: nothing, its connection is cut
+
+    def takes(self, method: bytes, target: str) -> bool:
+        """Whether this request is one of the fault's; counts it if so (on the proxy's loop)."""
+        path, _, query = target.partition("?")
+        if (
+            self.count <= 0
+            or self.method not in (None, method)
+            or (self.query is not None and self.query not in query)
+            or (self.path_suffix is not None and not path.endswith(self.path_suffix))
+        ):
+            return False
+        self.count -= 1
+        return True
 
 
 class FaultProxy:
@@ -55,6 +112,15 @@ class FaultProxy:
         self._answers_left = 0
         self._answer_status = 503
         self._answer_method: bytes | None = None
+        self.forwarded_then_failed = 0
+        self.forwarded_then_cut = 0
+        self.bodies_stalled = 0
+        self.discarded_answers: list[tuple[str, int]] = []  # (request line, server's status)
+        self._fail_after: _AfterForwarding | None = None
+        self._cut_after: _AfterForwarding | None = None
+        self._not_reading_bodies = False
+        # Connections whose body stop_reading_bodies() left unread, and what wakes them.
+        self._stalled: dict[asyncio.StreamWriter, asyncio.Future[None]] = {}
 
     # --- control, from the test's thread -------------------------------------------------
 
@@ -108,12 +174,57 @@ class FaultProxy:
         self._answers_left, self._answer_status = count, status
         self._answer_method = method.encode() if method else None
 
+    def fail_after_forwarding(
+        self,
+        count: int,
+        *,
+        status: int = 503,
+        method: str | None = None,
+        query: str | None = None,
+        path_suffix: str | None = None,
+    ) -> None:
+        """Forward the next ``count`` matching requests, then answer ``status`` instead.
+
+        The server gets the whole request and its whole answer is read and dropped; the client
+        gets ``status`` with an S3 error body (``SlowDown`` for 503, ``InternalError`` for 500)
+        and ``Connection: close``, and the connection is closed after it.
+        """
+        self._fail_after = _AfterForwarding(count, _method(method), query, path_suffix, status)
+
+    def cut_after_forwarding(
+        self,
+        count: int,
+        *,
+        method: str | None = None,
+        query: str | None = None,
+        path_suffix: str | None = None,
+    ) -> None:
+        """Forward the next ``count`` matching requests, read the answer, then cut the client.
+
+        The client's connection is closed without a byte of the answer, as when a connection
+        dies after the server has done the work.
+        """
+        self._cut_after = _AfterForwarding(count, _method(method), query, path_suffix, None)
+
+    def stop_reading_bodies(self) -> None:
+        """From now on, read only the head of a request with a body, then nothing more.
+
+        The connection stays open and nothing is forwarded, so the client's body write blocks
+        once the socket buffers are full and no answer ever comes; ``heal()`` closes these
+        connections. Requests without a body (no ``Content-Length``, or 0) are forwarded.
+        """
+        self._not_reading_bodies = True
+
     def drop_connections(self) -> None:
         self._call(self._abort_all)
 
     def heal(self) -> None:
         self._stalling, self._delay, self._answers_left = False, 0.0, 0
         self._cut_upload = self._cut_download = self._cut_every_upload = None
+        self._fail_after = self._cut_after = None
+        self._not_reading_bodies = False
+        if self._thread.is_alive():
+            self._call(self._release_stalled)
         if self._server is not None and not self._server.is_serving():
             self._call(self._listen)
 
@@ -144,6 +255,14 @@ class FaultProxy:
         for writer in list(self._writers):
             writer.transport.abort()
         self._writers.clear()
+
+    def _release_stalled(self) -> None:
+        """Close the connections ``stop_reading_bodies()`` left hanging, there and then."""
+        for writer, release in list(self._stalled.items()):
+            writer.transport.abort()
+            if not release.done():
+                release.set_result(None)
+        self._stalled.clear()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.accepted += 1
@@ -183,9 +302,14 @@ class FaultProxy:
             except asyncio.IncompleteReadError:
                 upstream.close()
                 return
+            request_line = head.split(b"\r\n", 1)[0].decode("latin-1")
             method = head.split(b" ", 1)[0]
-            self.requests.append(head.split(b"\r\n", 1)[0].decode("latin-1"))
+            target = request_line.split(" ")[1] if " " in request_line else ""
+            self.requests.append(request_line)
             length = _content_length(head)
+            if self._not_reading_bodies and length > 0:
+                await self._stop_reading(answer)
+                raise ConnectionResetError("released by heal()")
             answering = self._answers_left > 0 and self._answer_method in (None, method)
             if self._stalling or answering:
                 if length:
@@ -202,6 +326,13 @@ class FaultProxy:
                 )
                 await answer.drain()
                 continue
+            fault = self._take_after_forwarding(method, target)
+            if fault is not None:
+                body = await client.readexactly(length) if length else b""
+                status = await self._round_trip(head + body, method)
+                self.discarded_answers.append((request_line, status))
+                await self._end_after_forwarding(fault, answer, upstream, method, target)
+                return
             upstream.write(head)
             sent = 0
             while length:
@@ -219,6 +350,77 @@ class FaultProxy:
                         raise ConnectionResetError("cut by the test")
                 upstream.write(piece)
                 await upstream.drain()
+
+    def _take_after_forwarding(self, method: bytes, target: str) -> _AfterForwarding | None:
+        for fault in (self._fail_after, self._cut_after):
+            if fault is not None and fault.takes(method, target):
+                return fault
+        return None
+
+    async def _end_after_forwarding(
+        self,
+        fault: _AfterForwarding,
+        client: asyncio.StreamWriter,
+        upstream: asyncio.StreamWriter,
+        method: bytes,
+        target: str,
+    ) -> None:
+        """Answer the client ``fault.status`` and close, or cut it, as ``fault`` says."""
+        if fault.status is None:
+            self.forwarded_then_cut += 1
+            raise ConnectionResetError("cut by the test after forwarding")
+        self.forwarded_then_failed += 1
+        client.write(_error_answer(fault.status, method, target))
+        # A graceful close, so that the answer is not lost; closing the idle upstream connection
+        # ends _forward_answers, which would otherwise wait on it.
+        client.close()
+        await client.wait_closed()
+        upstream.close()
+
+    async def _stop_reading(self, client: asyncio.StreamWriter) -> None:
+        """Read nothing more from this connection until ``heal()`` closes it."""
+        self.bodies_stalled += 1
+        client.transport.pause_reading()
+        release: asyncio.Future[None] = self._loop.create_future()
+        self._stalled[client] = release
+        try:
+            await release  # bounded, as the whole connection is, by CONNECTION_LIMIT
+        finally:
+            self._stalled.pop(client, None)
+
+    async def _round_trip(self, request: bytes, method: bytes) -> int:
+        """Send one whole request on a new connection, read its whole answer, return the status.
+
+        The request is passed on unchanged (its signature covers the ``Host`` header), and the
+        answer ends where its ``Content-Length`` or chunked encoding says, or at the end of the
+        connection; interim ``1xx`` answers are skipped.
+        """
+        reader, writer = await asyncio.open_connection(self.target_host, self.target_port)
+        self._writers.add(writer)
+        try:
+            writer.write(request)
+            await writer.drain()
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                status = int(head.split(b" ", 2)[1])
+                if not 100 <= status < 200:
+                    break
+            if method == b"HEAD" or status in (204, 304):
+                return status
+            if b"chunked" in _header(head, b"transfer-encoding").lower():
+                while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
+                    await reader.readexactly(size + 2)  # the chunk and its CRLF
+                while await reader.readuntil(b"\r\n") != b"\r\n":
+                    pass  # trailers, up to the empty line
+            elif _header(head, b"content-length"):
+                await reader.readexactly(_content_length(head))
+            else:
+                while await reader.read(65536):
+                    pass
+            return status
+        finally:
+            writer.transport.abort()
+            self._writers.discard(writer)
 
     async def _forward_answers(
         self,
@@ -243,8 +445,33 @@ class FaultProxy:
 
 
 def _content_length(head: bytes) -> int:
+    return int(_header(head, b"content-length") or 0)
+
+
+def _header(head: bytes, lower_name: bytes) -> bytes:
+    """The value of the header named ``lower_name`` in this head, or b"" if it has none."""
     for line in head.split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            return int(value.strip())
-    return 0
+        if name.strip().lower() == lower_name:
+            return value.strip()
+    return b""
+
+
+def _method(method: str | None) -> bytes | None:
+    return method.upper().encode() if method else None
+
+
+def _error_answer(status: int, method: bytes, target: str) -> bytes:
+    """An S3 error answer with ``status``, which closes the connection."""
+    code, message = ERROR_CODES.get(status, ("InternalError", "Injected error."))
+    resource = escape(target.partition("?")[0])
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f"<Error><Code>{code}</Code><Message>{message}</Message>"
+        f"<Resource>{resource}</Resource><RequestId>injected</RequestId></Error>"
+    ).encode("latin-1")
+    head = (
+        f"HTTP/1.1 {status} Injected\r\nContent-Type: application/xml\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    return head + (b"" if method == b"HEAD" else body)

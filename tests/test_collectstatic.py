@@ -110,6 +110,22 @@ def test_the_first_run_uploads_every_file(plain, proxy, s3_admin):
     assert f"Uploaded {len(expected)} objects" in output
 
 
+def test_uploads_whose_answers_were_lost_leave_one_object_per_file(plain, proxy, s3_admin):
+    # The server stores three PUTs and their answers are lost (503, then a cut connection).
+    proxy.fail_after_forwarding(2, status=503, method="PUT")
+    proxy.cut_after_forwarding(1, method="PUT")
+
+    output = collectstatic()
+
+    expected = source_files()
+    assert proxy.forwarded_then_failed == 2
+    assert proxy.forwarded_then_cut == 1
+    assert sorted(s3_admin.keys(plain)) == sorted(expected)
+    for name, content in expected.items():
+        assert s3_admin.get(plain, name) == content
+    assert f"Uploaded {len(expected)} objects" in output
+
+
 def test_a_second_run_uploads_nothing_and_makes_one_listing(plain, proxy):
     collectstatic()
     proxy.requests.clear()

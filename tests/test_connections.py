@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from django.core.files.base import ContentFile
 
 from async_minio_storage import MinioStorage
-from async_minio_storage.client import HASH_ON_LOOP_LIMIT
+from async_minio_storage.wire import HASH_ON_LOOP_LIMIT
 from tests.s3_server import free_ports
 
 

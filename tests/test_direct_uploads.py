@@ -20,6 +20,7 @@ from django.core.files.base import ContentFile
 from django.test import Client
 
 from async_minio_storage.presigned import PresignedUpload
+from async_minio_storage.wire import SAVE_TOKEN_HEADER
 from tests.conftest import run
 from tests.testapp.models import AsyncAttachment
 
@@ -64,7 +65,13 @@ async def test_a_presigned_put_stores_the_object(storage, s3_admin):
     assert await put(upload, b"sent by the browser") == 200
 
     assert upload.name == "docs/notes.txt"
-    assert upload.headers == {"Content-Type": "text/plain", "If-None-Match": "*"}
+    token = upload.headers[SAVE_TOKEN_HEADER]
+    assert upload.headers == {
+        "Content-Type": "text/plain",
+        "If-None-Match": "*",
+        SAVE_TOKEN_HEADER: token,
+    }
+    assert s3_admin.headers(storage.bucket_name, "docs/notes.txt")[SAVE_TOKEN_HEADER] == token
     assert s3_admin.get(storage.bucket_name, "docs/notes.txt") == b"sent by the browser"
     assert s3_admin.content_type(storage.bucket_name, "docs/notes.txt") == "text/plain"
 
@@ -327,3 +334,59 @@ def test_confirm_refuses_a_forged_token(alice, media_bucket):
 
     assert status == 400
     assert "Not a valid upload token" in refused["error"]
+
+
+@pytestmark_db
+def test_a_put_repeated_after_a_lost_answer_is_confirmed_once(alice, media_bucket, s3_admin):
+    """The browser sent the file, lost the answer and sent it again: the store refuses the
+    repeat (412), and confirm finds this upload's file by its save token."""
+    _, answer = start(alice, filename="twice.txt", size=5)
+    upload = as_upload(answer)
+    assert run(put(upload, b"hello")) == 200
+    assert run(put(upload, b"hello")) == 412
+
+    status, confirmed = confirm(alice, answer["token"])
+
+    assert status == 200
+    assert s3_admin.keys(media_bucket) == ["direct/twice.txt"]
+    assert AsyncAttachment.objects.filter(file="direct/twice.txt").count() == 1
+    assert confirmed["name"] == "direct/twice.txt"
+
+
+@pytestmark_db
+def test_confirm_refuses_and_keeps_a_file_another_upload_stored_under_the_name(
+    alice, media_bucket, s3_admin
+):
+    # Both start before either sends: the name is free for both, and one PUT wins.
+    _, first = start(alice, filename="race.txt", size=5)
+    _, second = start(alice, filename="race.txt", size=5)
+    assert as_upload(first).name == as_upload(second).name == "direct/race.txt"
+    assert run(put(as_upload(first), b"first")) == 200
+    assert run(put(as_upload(second), b"other")) == 412
+
+    status, refused = confirm(alice, second["token"])
+
+    assert status == 409
+    assert "Another file was stored under this name first" in refused["error"]
+    assert s3_admin.get(media_bucket, "direct/race.txt") == b"first"
+    assert AsyncAttachment.objects.count() == 0
+    assert confirm(alice, first["token"])[0] == 200
+
+
+async def test_a_put_without_the_save_token_is_refused(storage, s3_admin):
+    upload = await storage.apresigned_upload("untokened.txt")
+
+    assert await put(upload, b"x", **{SAVE_TOKEN_HEADER.replace("-", "_"): None}) == 403
+    assert s3_admin.keys(storage.bucket_name) == []
+
+
+async def test_a_post_carries_the_save_token_and_refuses_another(storage, s3_admin):
+    upload = await storage.apresigned_upload("form.txt", max_size=10)
+
+    status, _ = await post(upload, b"x", **{SAVE_TOKEN_HEADER: "not-this-uploads"})
+    assert status == 403
+    status, _ = await post(upload, b"x")
+
+    assert status in (200, 201, 204)
+    stored = s3_admin.headers(storage.bucket_name, "form.txt")
+    assert stored[SAVE_TOKEN_HEADER] == upload.post_fields[SAVE_TOKEN_HEADER]

@@ -15,7 +15,6 @@ import pytest
 from django.core.files.base import ContentFile
 
 from async_minio_storage import MinioStorage
-from async_minio_storage import StorageRequestError
 from async_minio_storage import StorageUnavailable
 from tests.fault_proxy import FaultProxy
 
@@ -69,7 +68,7 @@ def test_a_stalled_server_times_out_and_the_next_call_works(storage_behind, faul
     faults.stall()
     started = time.monotonic()
 
-    with pytest.raises(StorageUnavailable, match="Timeout"):
+    with pytest.raises(StorageUnavailable, match="in time"):
         storage_behind.exists("x.txt")
 
     assert time.monotonic() - started < 5  # MINIO_READ_TIMEOUT is 1 s
@@ -114,7 +113,7 @@ async def test_transient_503s_are_retried_for_reads_too(storage_behind, faults):
 def test_retries_are_bounded(storage_behind, faults):
     faults.answer_next(10)
 
-    with pytest.raises(StorageRequestError) as refused:
+    with pytest.raises(StorageUnavailable) as refused:
         storage_behind.save("never.txt", ContentFile(b"x"))
 
     assert refused.value.status == 503

@@ -24,13 +24,24 @@ from django.test import override_settings
 from async_minio_storage import MinioStorage
 from async_minio_storage import orphans
 from async_minio_storage.bulk import batches
+from async_minio_storage.client import get_connection
 from async_minio_storage.consistency import run_on_own_loop
+from async_minio_storage.management.commands import clean_orphaned_minio_files
 from async_minio_storage.orphans import Inventory
-from async_minio_storage.orphans import StoredObject
 from async_minio_storage.orphans import Verdict
 from async_minio_storage.orphans import reference_key
 from async_minio_storage.orphans import verdict
+from async_minio_storage.uploads_cleanup import UploadsReport
+from async_minio_storage.uploads_cleanup import UploadVerdict
+from async_minio_storage.uploads_cleanup import find_upload_targets
+from async_minio_storage.uploads_cleanup import upload_verdict
+from async_minio_storage.wire import IncompleteUpload
+from async_minio_storage.wire import ObjectRecord
+from async_minio_storage.wire import abort_multipart_upload
+from async_minio_storage.wire import list_incomplete_uploads
+from tests.conftest import MEDIA_BUCKET
 from tests.conftest import STATIC_BUCKET
+from tests.conftest import run
 from tests.fault_proxy import FaultProxy
 from tests.s3_server import free_ports
 from tests.testapp.models import AsyncAttachment
@@ -74,8 +85,8 @@ def documents_bucket(bucket: str) -> Iterator[str]:
 # --- the rules, without a server ------------------------------------------------------------
 
 
-def stored(key: str, age: timedelta = timedelta(days=1), size: int = 1) -> StoredObject:
-    return StoredObject(key, size, NOW - age)
+def stored(key: str, age: timedelta = timedelta(days=1), size: int = 1) -> ObjectRecord:
+    return ObjectRecord(key, size, etag=None, last_modified=NOW - age)
 
 
 def test_an_unreferenced_object_older_than_the_cutoff_is_an_orphan():
@@ -91,7 +102,10 @@ def test_an_unreferenced_object_newer_than_the_cutoff_is_kept():
 
 
 def test_an_object_of_unknown_age_is_kept():
-    assert verdict(StoredObject("a.txt", 1, None), {}, CUTOFF) is Verdict.TOO_NEW
+    assert (
+        verdict(ObjectRecord("a.txt", 1, etag=None, last_modified=None), {}, CUTOFF)
+        is Verdict.TOO_NEW
+    )
 
 
 def test_a_directory_marker_is_not_a_file():
@@ -371,3 +385,260 @@ def test_a_row_written_while_the_bucket_is_listed_keeps_its_object(
     clean("--min-age", "0")
 
     assert s3_admin.keys(media_bucket) == ["second.txt"]
+
+
+# --- --incomplete-uploads --------------------------------------------------------------------
+
+
+def upload(key: str, initiated: datetime | None) -> IncompleteUpload:
+    return IncompleteUpload(key, upload_id=f"id-{key}", initiated=initiated)
+
+
+def test_an_upload_started_before_the_cutoff_is_stale():
+    old = upload("a.bin", CUTOFF - timedelta(seconds=1))
+
+    assert upload_verdict(old, CUTOFF, abort_unknown_age=False) is UploadVerdict.STALE
+
+
+def test_an_upload_started_after_the_cutoff_is_too_new():
+    new = upload("a.bin", CUTOFF + timedelta(seconds=1))
+
+    assert upload_verdict(new, CUTOFF, abort_unknown_age=True) is UploadVerdict.TOO_NEW
+
+
+def test_an_upload_of_unknown_start_time_is_kept_unless_there_is_no_minimum_age():
+    unknown = upload("a.bin", None)
+
+    assert upload_verdict(unknown, CUTOFF, abort_unknown_age=False) is UploadVerdict.UNKNOWN_AGE
+    assert upload_verdict(unknown, CUTOFF, abort_unknown_age=True) is UploadVerdict.STALE
+
+
+def test_an_upload_under_a_kept_prefix_is_kept_however_old():
+    old = upload("exports/a.csv", CUTOFF - timedelta(days=30))
+
+    assert (
+        upload_verdict(old, CUTOFF, abort_unknown_age=True, kept_prefixes=("exports/",))
+        is UploadVerdict.KEPT_BY_PREFIX
+    )
+
+
+def test_uploads_of_unknown_start_time_are_counted_and_explained():
+    """The output for a server that writes upload times without an offset (the one the suite
+    runs gives them): nothing to arrange on it, so the report is built here."""
+    report = UploadsReport("media", "s3:9000", dry_run=False, found=3, aborted=1)
+    report.stale = [upload("old.bin", NOW - timedelta(days=2))]
+    report.kept = [
+        (upload("unknown.bin", None), UploadVerdict.UNKNOWN_AGE),
+        (upload("new.bin", NOW), UploadVerdict.TOO_NEW),
+    ]
+    out = io.StringIO()
+    command = clean_orphaned_minio_files.Command(stdout=out, stderr=io.StringIO())
+    command.verbosity, command.min_age = 2, timedelta(hours=1)
+    command.labels = {("s3:9000", "media"): "media"}
+
+    command.print_uploads_report(report)
+    command.print_uploads_summary([report], dry_run=False)
+
+    assert out.getvalue().splitlines() == [
+        "media: 3 incomplete uploads found; 1 aborted, 1 kept as newer than 3600 s, "
+        "1 kept: start time unknown, 0 error(s).",
+        "  aborted: old.bin (upload id-old.bin, started 2025-12-30T12:00:00+00:00)",
+        "  kept, start time unknown: unknown.bin (upload id-unknown.bin, start time unknown)",
+        "  kept, too new: new.bin (upload id-new.bin, started 2026-01-01T12:00:00+00:00)",
+        "Aborted 1 of 3 incomplete uploads in 1 bucket(s).",
+        "1 incomplete upload(s) kept: start time unknown (the server wrote it without a time "
+        "zone, so it cannot be compared with --min-age). --min-age 0 aborts them, and any "
+        "upload still in progress.",
+    ]
+
+
+def test_the_upload_pass_covers_the_static_bucket_and_every_fields_bucket(documents_bucket):
+    buckets = [target.bucket for target in find_upload_targets()]
+
+    assert sorted(buckets) == sorted([MEDIA_BUCKET, documents_bucket, STATIC_BUCKET])
+
+
+class Uploads:
+    """Incomplete uploads a test starts, read back through the package's own listing, and
+    aborted when the test ends, before its buckets go back to their pools (``S3Admin`` lists
+    them with miniopy-async, which cannot parse the times SeaweedFS writes with an offset)."""
+
+    def __init__(self, admin) -> None:
+        self.admin = admin
+        self.buckets: set[str] = set()
+
+    def start(self, bucket: str, *keys: str) -> list[str]:
+        """Start a multipart upload of each key, and send nothing more; their upload ids."""
+        self.buckets.add(bucket)
+
+        async def start() -> list[str]:
+            async with self.admin._client() as client:
+                return [await client._create_multipart_upload(bucket, key, {}) for key in keys]
+
+        return run(start())
+
+    def listed(self, bucket: str) -> list[IncompleteUpload]:
+        async def listed() -> list[IncompleteUpload]:
+            connection = await get_connection(MinioStorage(bucket_name=bucket).config.connection)
+            return await list_incomplete_uploads(connection, bucket)
+
+        return run_on_own_loop(listed())
+
+    def keys(self, bucket: str) -> list[str]:
+        return sorted(found.key for found in self.listed(bucket))
+
+    def start_times_known(self, bucket: str) -> bool:
+        listed = self.listed(bucket)
+        assert listed, "no upload to tell from"
+        return all(found.initiated is not None for found in listed)
+
+    def abort_all(self) -> None:
+        async def abort(bucket: str, found: IncompleteUpload) -> None:
+            connection = await get_connection(MinioStorage(bucket_name=bucket).config.connection)
+            await abort_multipart_upload(connection, bucket, found.key, found.upload_id)
+
+        for bucket in self.buckets:
+            for found in self.listed(bucket):
+                run_on_own_loop(abort(bucket, found))
+
+
+@pytest.fixture
+def uploads(s3_admin) -> Iterator[Uploads]:
+    """Ask for it after the bucket fixtures, so that it is torn down before them."""
+    started = Uploads(s3_admin)
+    yield started
+    started.abort_all()
+
+
+def test_incomplete_uploads_dry_run_reports_them_and_aborts_nothing(documents_bucket, uploads):
+    ids = uploads.start(documents_bucket, "big/one.bin", "two.bin")
+
+    output = clean(
+        "--incomplete-uploads", "--dry-run", "--min-age", "0", "--bucket", documents_bucket, "-v2"
+    )
+
+    assert uploads.keys(documents_bucket) == ["big/one.bin", "two.bin"]
+    assert line_for(output, documents_bucket) == (
+        f"{documents_bucket}: 2 incomplete uploads found; 2 would be aborted, 0 kept as newer "
+        "than 0 s, 0 kept: start time unknown, 0 error(s)."
+    )
+    assert f"  would abort: big/one.bin (upload {ids[0]}, started " in output
+    assert f"  would abort: two.bin (upload {ids[1]}, started " in output
+    assert "Would abort 2 of 2 incomplete uploads in 1 bucket(s); nothing was aborted" in output
+
+
+def test_incomplete_uploads_are_aborted_and_objects_left_alone(documents_bucket, s3_admin, uploads):
+    s3_admin.put(documents_bucket, "orphan.txt", b"no row refers to me")
+    uploads.start(documents_bucket, "big/one.bin", "two.bin", "two.bin")
+
+    output = clean("--incomplete-uploads", "--min-age", "0", "--bucket", documents_bucket)
+
+    assert uploads.keys(documents_bucket) == []
+    assert s3_admin.incomplete_uploads(documents_bucket) == []
+    assert s3_admin.keys(documents_bucket) == ["orphan.txt"]  # only the upload pass ran
+    assert line_for(output, documents_bucket) == (
+        f"{documents_bucket}: 3 incomplete uploads found; 3 aborted, 0 kept as newer than 0 s, "
+        "0 kept: start time unknown, 0 error(s)."
+    )
+    assert "Aborted 3 of 3 incomplete uploads in 1 bucket(s)." in output
+    assert "orphaned" not in output
+
+
+def test_incomplete_uploads_newer_than_the_minimum_age_are_kept(documents_bucket, uploads):
+    uploads.start(documents_bucket, "one.bin", "two.bin")
+    known = uploads.start_times_known(documents_bucket)
+
+    output = clean("--incomplete-uploads", "--min-age", "86400", "--bucket", documents_bucket)
+
+    assert uploads.keys(documents_bucket) == ["one.bin", "two.bin"]
+    too_new, unknown = (2, 0) if known else (0, 2)
+    assert line_for(output, documents_bucket) == (
+        f"{documents_bucket}: 2 incomplete uploads found; 0 aborted, {too_new} kept as newer "
+        f"than 86400 s, {unknown} kept: start time unknown, 0 error(s)."
+    )
+    assert "Aborted 0 of 2 incomplete uploads in 1 bucket(s)." in output
+
+
+def test_incomplete_uploads_in_the_static_bucket_are_aborted(static_bucket, s3_admin, uploads):
+    s3_admin.put(static_bucket, "css/site.css", b"body{}")
+    uploads.start(static_bucket, "css/big.css")
+
+    output, errors = clean_with_stderr(
+        "--incomplete-uploads", "--min-age", "0", "--bucket", static_bucket
+    )
+
+    assert uploads.keys(static_bucket) == []
+    assert s3_admin.keys(static_bucket) == ["css/site.css"]
+    assert "1 incomplete uploads found; 1 aborted" in line_for(output, static_bucket)
+    assert "Skipping" not in errors
+
+
+def test_incomplete_uploads_under_a_kept_prefix_are_kept(documents_bucket, uploads):
+    uploads.start(documents_bucket, "exports/2026-11.csv", "big.bin")
+
+    output = clean(
+        "--incomplete-uploads",
+        "--min-age",
+        "0",
+        "--keep-prefix",
+        "exports/",
+        "--bucket",
+        documents_bucket,
+    )
+
+    assert uploads.keys(documents_bucket) == ["exports/2026-11.csv"]
+    line = line_for(output, documents_bucket)
+    assert "2 incomplete uploads found; 1 aborted" in line
+    assert "1 kept by --keep-prefix, 0 error(s)." in line
+
+
+def test_a_refused_abort_exits_non_zero_and_the_other_uploads_are_aborted(
+    documents_bucket, s3_server, uploads
+):
+    uploads.start(documents_bucket, "one.bin", "two.bin")
+    out = io.StringIO()
+
+    with FaultProxy(s3_server.endpoint) as faults:
+        faults.answer_next(1, status=403, method="DELETE")  # the listing is a GET
+        with (
+            override_settings(MINIO_ENDPOINT=faults.endpoint),
+            pytest.raises(CommandError, match=r"Could not clean 1 bucket.*could not abort upload"),
+        ):
+            call_command(
+                COMMAND,
+                "--incomplete-uploads",
+                "--min-age",
+                "0",
+                "--bucket",
+                documents_bucket,
+                stdout=out,
+                stderr=io.StringIO(),
+            )
+
+    assert len(uploads.keys(documents_bucket)) == 1
+    line = line_for(out.getvalue(), documents_bucket)
+    assert "2 incomplete uploads found; 1 aborted" in line
+    assert "1 error(s)." in line
+    assert "Aborted 1 of 2 incomplete uploads" in out.getvalue()
+
+
+def test_incomplete_uploads_on_a_server_that_cannot_be_reached_exit_non_zero(documents_bucket):
+    (closed_port,) = free_ports(1)
+
+    with (
+        override_settings(MINIO_ENDPOINT=f"127.0.0.1:{closed_port}", MINIO_CONNECT_TIMEOUT=2),
+        pytest.raises(
+            CommandError, match=r"Could not clean 1 bucket.*listing the incomplete uploads failed"
+        ),
+    ):
+        clean("--incomplete-uploads", "--min-age", "0", "--bucket", documents_bucket)
+
+
+def test_check_missing_is_refused_with_incomplete_uploads(media_bucket):
+    with pytest.raises(CommandError, match="--check-missing has no meaning"):
+        clean("--incomplete-uploads", "--check-missing")
+
+
+def test_an_unknown_bucket_is_refused_with_incomplete_uploads(media_bucket):
+    with pytest.raises(CommandError, match=r"No FileField or configured storage.*no-such-bucket"):
+        clean("--incomplete-uploads", "--bucket", "no-such-bucket")

@@ -1,4 +1,8 @@
-"""Answers that are not S3's: retried when they are 5xx, reported clearly either way."""
+"""Answers that are not S3's: retried when they are 5xx, reported clearly either way.
+
+A 5xx that outlives its retries is ``StorageUnavailable`` (a ``ConnectionError``), as a refused
+connection is: the server is there but cannot serve. A 4xx is ``StorageRequestError``.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from django.core.files.base import ContentFile
 
 from async_minio_storage import MinioStorage
 from async_minio_storage import StorageRequestError
+from async_minio_storage import StorageUnavailable
 from tests.misbehaving_server import MisbehavingServer
 
 
@@ -17,7 +22,7 @@ def storage_for(server: MisbehavingServer) -> MinioStorage:
 def test_a_put_answered_502_is_retried_then_reported():
     with (
         MisbehavingServer(502) as server,
-        pytest.raises(StorageRequestError, match="unexpected response") as refused,
+        pytest.raises(StorageUnavailable, match="HTTP 502") as refused,
     ):
         storage_for(server).save("x.txt", ContentFile(b"x"))
 
@@ -28,7 +33,7 @@ def test_a_put_answered_502_is_retried_then_reported():
 def test_a_head_answered_503_is_retried_then_reported():
     with (
         MisbehavingServer(503) as server,
-        pytest.raises(StorageRequestError, match="HTTP 503") as refused,
+        pytest.raises(StorageUnavailable, match="HTTP 503") as refused,
     ):
         storage_for(server).exists("x.txt")
 
@@ -49,7 +54,7 @@ def test_retry_attempts_are_configurable():
         storage = MinioStorage(
             bucket_name="some-bucket", MINIO_ENDPOINT=server.endpoint, MINIO_RETRY_ATTEMPTS=1
         )
-        with pytest.raises(StorageRequestError):
+        with pytest.raises(StorageUnavailable):
             storage.save("x.txt", ContentFile(b"x"))
 
     assert server.requests == ["PUT /some-bucket/x.txt"]

@@ -9,8 +9,6 @@ import os
 import threading
 import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC
-from datetime import datetime
 
 import pytest
 from django.core.files.base import ContentFile
@@ -20,7 +18,6 @@ from django.core.files.uploadedfile import TemporaryUploadedFile
 from async_minio_storage import MinioStorage
 from async_minio_storage import sync_edge
 from async_minio_storage import uploads
-from async_minio_storage.signing import signed_headers
 from tests.conftest import SESSION_PREFIX
 
 MiB = 1024 * 1024
@@ -394,33 +391,6 @@ async def test_header_values_are_signed_as_the_server_reads_them(bucket, s3_admi
 
     assert s3_admin.get(bucket, "a.txt") == b"x"
     assert s3_admin.headers(bucket, "a.txt")["content-disposition"].startswith("attachment;")
-
-
-def test_put_headers_are_signed_as_in_the_aws_documentation():
-    # The "PUT Object" example of
-    # https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html
-    sent = signed_headers(
-        method="PUT",
-        host="examplebucket.s3.amazonaws.com",
-        path="/test%24file.text",
-        query="",
-        headers={
-            "Date": "Fri, 24 May 2013 00:00:00 GMT",
-            "x-amz-storage-class": "REDUCED_REDUNDANCY",
-        },
-        payload_hash=hashlib.sha256(b"Welcome to Amazon S3.").hexdigest(),
-        region="us-east-1",
-        access_key="AKIAIOSFODNN7EXAMPLE",
-        secret_key="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-        now=datetime(2013, 5, 24, tzinfo=UTC),
-    )
-
-    assert sent["Authorization"] == (
-        "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, "
-        "SignedHeaders=date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class, "
-        "Signature=98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd"
-    )
-    assert sent["x-amz-date"] == "20130524T000000Z"
 
 
 @pytest.mark.parametrize(

@@ -2,12 +2,21 @@
 
 The rules (what counts as an orphan, what is never touched) are in
 :mod:`async_minio_storage.orphans`; this module parses the options and prints.
+
+With ``--incomplete-uploads`` the command runs another pass instead, and only that one: it
+aborts the incomplete multipart uploads older than ``--min-age``, so that it can be scheduled
+apart from the orphan pass. Its rules are in :mod:`async_minio_storage.uploads_cleanup`. It
+covers the buckets of the configured storages too, the static storage's included, which the
+orphan pass never touches: an incomplete upload is no object, and nothing refers to it. An
+upload whose start time the server does not give is kept unless ``--min-age`` is 0, and
+counted in the output as "kept: start time unknown".
 """
 
 from __future__ import annotations
 
 import argparse
 from collections import Counter
+from datetime import datetime
 from datetime import timedelta
 from typing import Any
 
@@ -22,6 +31,10 @@ from async_minio_storage.orphans import BucketReport
 from async_minio_storage.orphans import BucketTarget
 from async_minio_storage.orphans import aclean_orphans
 from async_minio_storage.orphans import find_targets
+from async_minio_storage.uploads_cleanup import UploadsReport
+from async_minio_storage.uploads_cleanup import UploadVerdict
+from async_minio_storage.uploads_cleanup import aclean_incomplete_uploads
+from async_minio_storage.uploads_cleanup import find_upload_targets
 
 
 def seconds(text: str) -> timedelta:
@@ -53,19 +66,33 @@ def size(byte_count: int) -> str:
     return str(filesizeformat(byte_count)).replace("\xa0", " ")
 
 
+# How a kept upload is listed with -v 2.
+KEPT_BECAUSE = {
+    UploadVerdict.TOO_NEW: "kept, too new",
+    UploadVerdict.UNKNOWN_AGE: "kept, start time unknown",
+    UploadVerdict.KEPT_BY_PREFIX: "kept by --keep-prefix",
+}
+
+
+def started(upload_time: datetime | None) -> str:
+    return f"started {upload_time.isoformat()}" if upload_time else "start time unknown"
+
+
 class Command(BaseCommand):
     help = (
         "Delete the objects that no row refers to, in every bucket that a model FileField or "
         "ImageField on a MinioStorage stores in. Buckets are listed concurrently and orphans "
         "deleted in batches of 1000. The static bucket is never touched, and objects newer "
-        "than --min-age are kept. Exits with 1 if a bucket could not be listed or cleaned."
+        "than --min-age are kept. With --incomplete-uploads, instead (and only that), abort "
+        "the incomplete multipart uploads older than --min-age. Exits with 1 if a bucket "
+        "could not be listed or cleaned."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--dry-run",
             action="store_true",
-            help="Report what would be deleted, and delete nothing.",
+            help="Report what would be deleted (or aborted), and delete nothing.",
         )
         parser.add_argument(
             "--check-missing",
@@ -79,8 +106,9 @@ class Command(BaseCommand):
             metavar="SECONDS",
             help=(
                 "Keep unreferenced objects modified less than this long ago, because an "
-                "upload's row may not be written yet (default: "
-                f"{int(DEFAULT_MIN_AGE.total_seconds())})."
+                "upload's row may not be written yet; with --incomplete-uploads, uploads "
+                "started less than this long ago, which may still be sending their parts "
+                f"(default: {int(DEFAULT_MIN_AGE.total_seconds())})."
             ),
         )
         parser.add_argument(
@@ -89,8 +117,8 @@ class Command(BaseCommand):
             default=[],
             metavar="PREFIX",
             help=(
-                "Never delete keys starting with PREFIX, in any bucket (repeatable): files the "
-                "buckets hold outside any model, such as exports/."
+                "Never delete keys (nor abort uploads of keys) starting with PREFIX, in any "
+                "bucket (repeatable): files the buckets hold outside any model, such as exports/."
             ),
         )
         parser.add_argument(
@@ -100,10 +128,25 @@ class Command(BaseCommand):
             metavar="NAME",
             help="Clean only this bucket (repeatable).",
         )
+        parser.add_argument(
+            "--incomplete-uploads",
+            action="store_true",
+            help=(
+                "Instead of deleting orphaned objects, abort the incomplete multipart uploads "
+                "started more than --min-age ago, and do only that (to schedule it on its own). "
+                "Covers the buckets of FileFields and of the configured storages, the static "
+                "one included: aborting an upload deletes no file. Uploads whose start time the "
+                "server does not say are kept, unless --min-age is 0."
+            ),
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.verbosity: int = options["verbosity"]
         self.check_missing: bool = options["check_missing"]
+        self.min_age: timedelta = options["min_age"]  # for the report lines
+        if options["incomplete_uploads"]:
+            self.handle_incomplete_uploads(options)
+            return
         targets, skipped = find_targets()
         for skip in skipped:
             self.stderr.write(
@@ -131,11 +174,8 @@ class Command(BaseCommand):
                 self.stdout.write(f"No bucket to clean: {why}.")
             return
 
-        kept_prefixes = [prefix.lstrip("/") for prefix in options["keep_prefix"]]
-        if not all(kept_prefixes):
-            raise CommandError("--keep-prefix needs a prefix: an empty one would keep everything.")
+        kept_prefixes = self.kept_prefixes(options)
         self.labels = bucket_labels(targets)
-        self.min_age: timedelta = options["min_age"]  # for the report lines
         reports = run_on_own_loop(
             aclean_orphans(
                 targets,
@@ -147,6 +187,119 @@ class Command(BaseCommand):
             )
         )
         self.print_summary(reports, options["dry_run"])
+
+    @staticmethod
+    def kept_prefixes(options: dict[str, Any]) -> list[str]:
+        kept_prefixes = [prefix.lstrip("/") for prefix in options["keep_prefix"]]
+        if not all(kept_prefixes):
+            raise CommandError("--keep-prefix needs a prefix: an empty one would keep everything.")
+        return kept_prefixes
+
+    def handle_incomplete_uploads(self, options: dict[str, Any]) -> None:
+        """The upload pass, alone: abort the stale incomplete uploads of every bucket."""
+        if self.check_missing:
+            raise CommandError("--check-missing has no meaning with --incomplete-uploads.")
+        kept_prefixes = self.kept_prefixes(options)
+        targets = find_upload_targets()
+        wanted = set(options["bucket"])
+        if wanted:
+            known = {target.bucket for target in targets}
+            unknown = sorted(wanted - known)
+            if unknown:
+                raise CommandError(
+                    f"No FileField or configured storage uses bucket(s) {', '.join(unknown)}; "
+                    f"the buckets in use are: {', '.join(sorted(known)) or 'none'}."
+                )
+            targets = [target for target in targets if target.bucket in wanted]
+        self.labels = bucket_labels(targets)
+        reports = run_on_own_loop(
+            aclean_incomplete_uploads(
+                targets,
+                min_age=self.min_age,
+                dry_run=options["dry_run"],
+                kept_prefixes=kept_prefixes,
+                on_report=self.print_uploads_report,
+            )
+        )
+        self.print_uploads_summary(reports, options["dry_run"])
+
+    def print_uploads_report(self, report: UploadsReport) -> None:
+        """One bucket's line of the upload pass, as soon as it is done (on the run's loop)."""
+        label = self.labels[report.endpoint, report.bucket]
+        for error in report.errors:
+            self.stderr.write(self.style.ERROR(f"{label}: {error}"))
+        if self.verbosity >= 1:
+            outcome = (
+                f"{len(report.stale)} would be aborted"
+                if report.dry_run
+                else f"{report.aborted} aborted"
+            )
+            by_prefix = report.kept_as(UploadVerdict.KEPT_BY_PREFIX)
+            prefix = f", {by_prefix} kept by --keep-prefix" if by_prefix else ""
+            self.stdout.write(
+                f"{label}: {report.found} incomplete uploads found; {outcome}, "
+                f"{report.kept_as(UploadVerdict.TOO_NEW)} kept as newer than "
+                f"{self.min_age.total_seconds():g} s, "
+                f"{report.kept_as(UploadVerdict.UNKNOWN_AGE)} kept: start time unknown{prefix}, "
+                f"{len(report.errors)} error(s)."
+            )
+        if self.verbosity >= 2:
+            failed = {upload.upload_id for upload in report.failed}
+            for upload in report.stale:
+                if report.dry_run:
+                    status = "would abort"
+                else:
+                    status = "not aborted" if upload.upload_id in failed else "aborted"
+                self.stdout.write(
+                    f"  {status}: {upload.key} (upload {upload.upload_id}, "
+                    f"{started(upload.initiated)})"
+                )
+            for upload, verdict in report.kept:
+                self.stdout.write(
+                    f"  {KEPT_BECAUSE[verdict]}: {upload.key} (upload {upload.upload_id}, "
+                    f"{started(upload.initiated)})"
+                )
+
+    def print_uploads_summary(self, reports: list[UploadsReport], dry_run: bool) -> None:
+        found = sum(report.found for report in reports)
+        stale = sum(len(report.stale) for report in reports)
+        if self.verbosity >= 1:
+            if dry_run:
+                self.stdout.write(
+                    self.style.SUCCESS(
+                        f"Would abort {stale} of {found} incomplete uploads in {len(reports)} "
+                        "bucket(s); nothing was aborted (--dry-run)."
+                    )
+                )
+            else:
+                aborted = sum(report.aborted for report in reports)
+                self.stdout.write(
+                    self.style.SUCCESS(
+                        f"Aborted {aborted} of {found} incomplete uploads in {len(reports)} "
+                        "bucket(s)."
+                    )
+                )
+            unknown = sum(report.kept_as(UploadVerdict.UNKNOWN_AGE) for report in reports)
+            if unknown:
+                self.stdout.write(
+                    self.style.WARNING(
+                        f"{unknown} incomplete upload(s) kept: start time unknown (the server "
+                        "wrote it without a time zone, so it cannot be compared with --min-age). "
+                        "--min-age 0 aborts them, and any upload still in progress."
+                    )
+                )
+        self.raise_for_failures(reports)
+
+    def raise_for_failures(self, reports: list[BucketReport] | list[UploadsReport]) -> None:
+        """Exit with 1, naming the buckets, when any bucket has errors."""
+        failed = [
+            (report.endpoint, report.bucket, report.errors) for report in reports if report.errors
+        ]
+        if failed:
+            names = ", ".join(self.labels[endpoint, bucket] for endpoint, bucket, _ in failed)
+            raise CommandError(
+                f"Could not clean {len(failed)} bucket(s) ({names}): {failed[0][2][0]}"
+            )
 
     def print_listing_progress(self, target: BucketTarget, listed: int) -> None:
         if self.verbosity >= 1:
@@ -208,9 +361,4 @@ class Command(BaseCommand):
                 missing = sum(len(report.missing) for report in reports)
                 style = self.style.WARNING if missing else self.style.SUCCESS
                 self.stdout.write(style(f"{missing} referenced object(s) missing."))
-        failed = [report for report in reports if report.errors]
-        if failed:
-            names = ", ".join(self.labels[report.endpoint, report.bucket] for report in failed)
-            raise CommandError(
-                f"Could not clean {len(failed)} bucket(s) ({names}): {failed[0].errors[0]}"
-            )
+        self.raise_for_failures(reports)

@@ -34,7 +34,7 @@ function putWithProgress(upload, file) {
   return new Promise((resolve, reject) => {
     const request = new XMLHttpRequest();
     request.open("PUT", upload.url);
-    // Content-Type and If-None-Match are part of the signature; the browser adds
+    // Content-Type, If-None-Match and the save token are part of the signature; the browser adds
     // Content-Length, which was signed too, so only a file of the announced size is accepted.
     for (const [name, value] of Object.entries(upload.headers)) {
       request.setRequestHeader(name, value);
@@ -69,10 +69,23 @@ async function uploadLargeFile(file) {
     content_type: file.type,
   });
   largeStatus.textContent = "Sending the file to the object store…";
-  await putWithProgress(upload, file);
+  let putFailure = null;
+  try {
+    await putWithProgress(upload, file);
+  } catch (error) {
+    // The store may have the file even so (the answer was lost): confirm tells, by the
+    // upload's save token, and records it once.
+    putFailure = error;
+  }
   if (file.size === 0) showProgress(1); // an empty body sends no progress events
   largeStatus.textContent = "Django is checking what arrived…";
-  showResult(await postJson(largeForm.dataset.confirmUrl, { token }));
+  let stored;
+  try {
+    stored = await postJson(largeForm.dataset.confirmUrl, { token });
+  } catch (error) {
+    throw putFailure || error;
+  }
+  showResult(stored);
   largeStatus.textContent = "";
 }
 
