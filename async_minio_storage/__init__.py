@@ -10,6 +10,7 @@ from .errors import StorageUnavailable
 from .files import AsyncMinioFile
 from .files import MinioFile
 from .health import MinioServerStatus
+from .models import get_iso_date
 from .names import iso_date_prefix
 from .staticfiles import MinioBackendStatic
 from .staticfiles import MinioManifestStaticStorage
@@ -31,5 +32,6 @@ __all__ = [
     "MinioStorageError",
     "StorageRequestError",
     "StorageUnavailable",
+    "get_iso_date",
     "iso_date_prefix",
 ]

@@ -68,3 +68,17 @@ class AsyncMinioStorageConfig(AppConfig):
         from .consistency import run_on_own_loop
 
         run_on_own_loop(acheck_buckets())
+
+
+class DjangoMinioBackendConfig(AsyncMinioStorageConfig):
+    """django-minio-backend's app config name, for ``INSTALLED_APPS`` entries that replace
+    ``django_minio_backend`` with ``async_minio_storage``:
+    ``"async_minio_storage.apps.DjangoMinioBackendConfig"`` installs this same app (name and
+    label ``async_minio_storage``), so list one entry or the other, not both.
+
+    ``default = False``: an entry ``"async_minio_storage"`` still picks
+    :class:`AsyncMinioStorageConfig`, and not Django's plain ``AppConfig``, which it would fall
+    back to when a module has two candidate configs and neither is marked.
+    """
+
+    default = False

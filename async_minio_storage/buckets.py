@@ -3,8 +3,9 @@
 ``initialize_buckets`` (the management command, and ``MINIO_CONSISTENCY_CHECK_ON_START``) brings
 every configured bucket to its declared state, concurrently:
 
-- every bucket in ``MINIO_PRIVATE_BUCKETS``, ``MINIO_PUBLIC_BUCKETS``, the media and static
-  buckets and the bucket of each configured storage exists;
+- every bucket in ``MINIO_PRIVATE_BUCKETS``, ``MINIO_PUBLIC_BUCKETS`` and
+  ``MINIO_POLICY_HOOKS``, and the bucket of each configured storage, exists (the default media
+  and static buckets only when a configured storage uses them);
 - a public bucket has exactly an anonymous *read* policy: ``s3:GetObject`` on its objects, no
   listing and no writes (django-minio-backend also allowed anonymous listing);
 - a private bucket has no policy granting anything to anonymous users;
@@ -123,14 +124,9 @@ def plan_buckets(configs: Iterable[tuple[StorageConfig, str]]) -> list[BucketPla
     plans: dict[tuple[str, str], BucketPlan] = {}
     for config, storage_bucket in configs:
         hooks = dict(config.policy_hooks)
-        names = [
-            *config.private_buckets,
-            *config.public_buckets,
-            config.media_bucket,
-            config.static_bucket,
-            storage_bucket,
-            *hooks,
-        ]
+        # Buckets a storage uses or a setting names; not the default media and static
+        # buckets of storages that are not configured.
+        names = [*config.private_buckets, *config.public_buckets, storage_bucket, *hooks]
         for name in names:
             plans.setdefault(
                 (config.endpoint, name),

@@ -10,7 +10,8 @@ They report, before the first request, what would otherwise fail at first use. T
 - E005: ``MINIO_URL_EXPIRY_HOURS`` outside 1 second to 7 days;
 - E006: ``MINIO_POLICY_HOOKS`` not a list of ``(bucket_name, policy_dict)``;
 - E007: any other invalid value, or an unknown option;
-- W001: a storage's bucket in neither bucket list (it is treated as private);
+- W001: a storage's bucket in neither bucket list (it is treated as private), except the
+  static bucket (public unless listed as private);
 - W002: ``STORAGES["staticfiles"]`` is ours, but ``collectstatic`` is Django's command (the app
   comes after ``django.contrib.staticfiles``), which uploads one file at a time.
 
@@ -71,7 +72,10 @@ def _check_alias(
         return found
     config = resolve_config(settings_options, storage_name)
     bucket = bucket_name or _default_bucket(backend, config)
-    if bucket not in config.private_buckets and bucket not in config.public_buckets:
+    listed = bucket in config.private_buckets or bucket in config.public_buckets
+    # The static bucket is public unless listed as private, as django-minio-backend's: no
+    # surprise there, so no warning.
+    if not listed and bucket != config.static_bucket:
         found.append(
             checks.Warning(
                 f"The bucket {bucket!r} of {where} is in neither MINIO_PRIVATE_BUCKETS nor "

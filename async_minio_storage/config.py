@@ -33,7 +33,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 DEFAULT_MEDIA_BUCKET = "auto-generated-bucket-media-files"
-DEFAULT_STATIC_BUCKET = "auto-generated-static-media-files"
+DEFAULT_STATIC_BUCKET = "auto-generated-bucket-static-files"  # django-minio-backend's
 MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_PART_SIZE = 5 * 1024 * 1024 * 1024
 MAX_URL_EXPIRY = timedelta(days=7)
@@ -118,7 +118,11 @@ class StorageConfig:
         return f"{scheme}://{strip_default_port(self.external_endpoint, self.external_use_https)}"
 
     def is_public(self, bucket_name: str) -> bool:
-        return bucket_name in self.public_buckets
+        """Listed in ``MINIO_PUBLIC_BUCKETS``, or the static bucket and not listed in
+        ``MINIO_PRIVATE_BUCKETS`` (django-minio-backend made its static bucket public)."""
+        return bucket_name in self.public_buckets or (
+            bucket_name == self.static_bucket and bucket_name not in self.private_buckets
+        )
 
 
 class InvalidSetting(ImproperlyConfigured):

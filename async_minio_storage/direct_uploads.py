@@ -64,8 +64,8 @@ from django.urls import path
 
 from . import wire
 from .files import ObjectInfo
+from .registry import minio_storage
 from .storage import MinioStorage
-from .storage import minio_storage
 
 TOKEN_SALT = "async_minio_storage.direct_uploads"  # noqa: S105 -- a namespace, not a secret
 # A confirmation may come this long after the upload's signature expired: the upload may have

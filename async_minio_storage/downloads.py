@@ -58,8 +58,8 @@ from .files import ObjectChanged
 from .files import ObjectInfo
 from .files import ObjectReader
 from .names import object_key
+from .registry import minio_storage
 from .storage import MinioStorage
-from .storage import minio_storage
 from .sync_edge import run_sync
 
 # Each piece handed to the server: as much as the network delivered, up to this size. Django's

@@ -1,12 +1,16 @@
 """Is the object store usable? ``MinioServerStatus`` and the probe behind it.
 
-The probe asks two questions, within one time limit:
+The probe asks up to three questions, within one time limit:
 
 1. **Is the server up?** MinIO answers unauthenticated ``GET /minio/health/live`` (and, when
    asked, ``/minio/health/cluster``: does it have write quorum?) with 200 or 503. S3 servers
    without these endpoints (SeaweedFS, AWS) answer 403 or 404, and the probe moves on.
 2. **Can we reach our bucket?** One signed ``HEAD`` of the storage's bucket proves DNS, TCP,
-   TLS, the credentials and the bucket at once, on any S3 server.
+   TLS, the credentials and the bucket at once, on any S3 server. A missing bucket is
+   unavailable, unless the storage creates it on its first save (``MINIO_BUCKET_CHECK_ON_SAVE``).
+3. **Can we write?** Only when asked (``write=True``): one small ``PUT`` under the reserved prefix
+   :data:`WRITE_PROBE_PREFIX`, then its ``DELETE``. It tells a store that reads but refuses
+   writes (a bucket policy or keys without ``s3:PutObject``, a cluster without write quorum).
 
 The probe never raises for a server problem: it reports it in plain words in ``details``.
 """
@@ -14,18 +18,31 @@ The probe never raises for a server problem: it reports it in plain words in ``d
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
+from . import sync_edge
 from . import wire
 from .client import Connection
+from .client import get_connection
+from .config import ConnectionSettings
 from .errors import MinioStorageError
+from .errors import StorageUnavailable
+
+logger = logging.getLogger(__name__)
 
 LIVE_PATH = "/minio/health/live"
 CLUSTER_PATH = "/minio/health/cluster"
+# The write probe's objects: at the bucket's root (a "directory" would stay listed on servers
+# that keep emptied directories, such as SeaweedFS), each ``<prefix><32 hex digits>``.
+WRITE_PROBE_PREFIX = ".async-minio-health-"
+WRITE_PROBE_BODY = b"async-minio-storage health probe; deleted right after it is written\n"
 
 
 @dataclass
@@ -59,6 +76,13 @@ class MinioServerStatus:
         return f"<MinioServerStatus {state}{': ' + self.details if self.details else ''}>"
 
 
+@dataclass
+class _Stage:
+    """How far the probe got, for the message when its time runs out."""
+
+    writing: bool = False
+
+
 async def probe(
     connection: Connection,
     *,
@@ -66,15 +90,38 @@ async def probe(
     bucket: str,
     time_limit: float,
     cluster: bool = False,
+    write: bool = False,
+    creates_bucket: bool = False,
 ) -> MinioServerStatus:
-    """Probe the server at ``base_url`` and the ``bucket``; never longer than ``time_limit``."""
+    """Probe the server at ``base_url`` and the ``bucket``; never longer than ``time_limit``.
+
+    ``cluster`` also asks MinIO for write quorum; ``write`` also writes and deletes a small
+    object. ``creates_bucket`` (the storage's ``MINIO_BUCKET_CHECK_ON_SAVE``) makes a missing
+    bucket available: the first save creates it.
+    """
     started = time.perf_counter()
     endpoint = base_url.split("://", 1)[1]
+    stage = _Stage()
     try:
         async with asyncio.timeout(time_limit):
-            status = await _probe(connection, base_url, bucket, cluster)
+            status = await _probe(
+                connection,
+                base_url,
+                bucket,
+                cluster=cluster,
+                write=write,
+                creates_bucket=creates_bucket,
+                stage=stage,
+            )
     except TimeoutError:
-        status = MinioServerStatus(False, f"{endpoint} did not answer within {time_limit:g} s.")
+        if stage.writing:
+            details = (
+                f"The bucket {bucket!r} can be read, but {endpoint} did not finish a test write "
+                f"within {time_limit:g} s."
+            )
+        else:
+            details = f"{endpoint} did not answer within {time_limit:g} s."
+        status = MinioServerStatus(False, details)
     except (aiohttp.ClientError, MinioStorageError) as error:
         status = _failure(error, endpoint)
     status.latency = time.perf_counter() - started
@@ -82,7 +129,14 @@ async def probe(
 
 
 async def _probe(
-    connection: Connection, base_url: str, bucket: str, cluster: bool
+    connection: Connection,
+    base_url: str,
+    bucket: str,
+    *,
+    cluster: bool,
+    write: bool,
+    creates_bucket: bool,
+    stage: _Stage,
 ) -> MinioServerStatus:
     for path in (LIVE_PATH, CLUSTER_PATH) if cluster else (LIVE_PATH,):
         answer = await wire.probe_status(connection, base_url + path)
@@ -94,8 +148,111 @@ async def _probe(
         if answer != 200:
             break  # not MinIO: no health endpoints, the bucket check below decides
     if not await wire.bucket_exists(connection, bucket, probe=True):
-        return MinioServerStatus(False, f"The bucket {bucket!r} does not exist.", 404)
+        if not creates_bucket:
+            return MinioServerStatus(False, f"The bucket {bucket!r} does not exist.", 404)
+        details = (
+            f"The bucket {bucket!r} does not exist yet; it will be created on the first save "
+            "(MINIO_BUCKET_CHECK_ON_SAVE)."
+        )
+        if write:
+            details += " The test write was skipped: the probe does not create buckets."
+        return MinioServerStatus(True, details, 404)
+    if write:
+        stage.writing = True
+        return await _probe_write(connection, bucket)
     return MinioServerStatus(True, "", 200)
+
+
+async def _probe_write(connection: Connection, bucket: str) -> MinioServerStatus:
+    """PUT a small object under :data:`WRITE_PROBE_PREFIX`, then DELETE it.
+
+    The DELETE is sent after a failed PUT too: a PUT whose answer was lost may have been
+    stored. When the DELETE cannot be sent or answered (the time limit ran out, the server
+    failed it), the object is deleted in the background instead.
+    """
+    key = f"{WRITE_PROBE_PREFIX}{uuid.uuid4().hex}"
+    settled = False  # the DELETE was answered: done, or refused (trying again would not help)
+    try:
+        stored = await _outcome(
+            wire.put_object(
+                connection,
+                bucket,
+                key,
+                wire.RequestBody(WRITE_PROBE_BODY),
+                {"Content-Type": "text/plain"},
+                token=wire.new_save_token(),
+                if_absent=False,
+            )
+        )
+        deleted = await _outcome(wire.delete_object(connection, bucket, key))
+        settled = not isinstance(deleted, StorageUnavailable)
+    finally:
+        if not settled:
+            _delete_in_background(connection.settings, bucket, key)
+    if stored is not None:
+        return _write_failure(stored, bucket, key, deleting=False)
+    if deleted is not None:
+        return _write_failure(deleted, bucket, key, deleting=True)
+    return MinioServerStatus(True, "", 200)
+
+
+async def _outcome(request: Awaitable[object]) -> MinioStorageError | FileNotFoundError | None:
+    """None when the awaitable ``request`` succeeded, else the error it raised."""
+    try:
+        await request
+    except (MinioStorageError, FileNotFoundError) as error:
+        return error
+    return None
+
+
+def _delete_in_background(settings: ConnectionSettings, bucket: str, key: str) -> None:
+    """Delete the write probe's object on the process's long-lived loop (see ``sync_edge``):
+    the probe's time is up, and the caller's loop may end with its request. One operation,
+    bounded by ``MINIO_OPERATION_TIMEOUT``; a failure is logged."""
+
+    async def delete() -> None:
+        try:
+            await wire.delete_object(await get_connection(settings), bucket, key)
+        except (MinioStorageError, FileNotFoundError):
+            logger.warning(
+                "Could not delete the health probe's test object %s/%s.",
+                bucket,
+                key,
+                exc_info=True,
+            )
+
+    sync_edge.run_in_background(delete)
+
+
+def _write_failure(
+    error: MinioStorageError | FileNotFoundError, bucket: str, key: str, *, deleting: bool
+) -> MinioServerStatus:
+    """The status that says, in plain words, why the test write (or its delete) failed."""
+    if isinstance(error, FileNotFoundError):
+        return MinioServerStatus(False, f"The bucket {bucket!r} does not exist.", 404)
+    if error.status is not None:
+        answer = f"HTTP {error.status}{' ' + error.code if error.code else ''}"
+    else:  # the transport failed: this package's message says how, without credentials
+        answer = str(error).rstrip(".")
+    refused = error.status is not None and error.status < 500
+    if deleting and refused:
+        details = (
+            f"The bucket {bucket!r} took a test write, but the server refused to delete it "
+            f"({answer}): the test object {key!r} is left in the bucket."
+        )
+    elif deleting:
+        details = (
+            f"The bucket {bucket!r} took a test write, but deleting it failed ({answer}); it "
+            "is deleted in the background."
+        )
+    elif refused:
+        details = (
+            f"The bucket {bucket!r} can be read, but the server refused a test write "
+            f"({answer}): check the bucket policy and the permissions of the access key."
+        )
+    else:
+        details = f"The bucket {bucket!r} can be read, but a test write failed ({answer})."
+    return MinioServerStatus(False, details, error.status)
 
 
 def _failure(error: BaseException, endpoint: str) -> MinioServerStatus:

@@ -1,4 +1,5 @@
-"""Storage names → object keys: validation, alternatives and the ``upload_to`` helper.
+"""Storage names → object keys: validation, alternatives, which naming hooks a subclass
+overrides, and the ``upload_to`` helper.
 
 Every method of the storage passes the name it was given through :func:`object_key` before any
 request is made, so a hostile name is refused with ``SuspiciousFileOperation`` instead of reaching
@@ -10,19 +11,18 @@ from __future__ import annotations
 import os
 import pathlib
 import re
+import weakref
 from collections.abc import Iterator
 from datetime import UTC
 from datetime import datetime
-from typing import TYPE_CHECKING
 from typing import Any
 
 from django.core.exceptions import SuspiciousFileOperation
+from django.core.files.storage import Storage
 from django.core.files.utils import validate_file_name
 
-if TYPE_CHECKING:
-    from django.core.files.storage import Storage
-
-_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
+# C0 controls, DEL and C1 controls (U+0080-U+009F): Unicode's category Cc, every one of them.
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 MAX_KEY_BYTES = 1024  # S3's limit for a whole key
 MAX_SEGMENT_BYTES = 255  # MinIO's limit for each "/"-separated part (it stores them as paths)
 
@@ -33,8 +33,8 @@ def object_key(name: str | os.PathLike[str]) -> str:
     Backslashes become slashes, as in Django's own storages. Refused: empty or blank names
     (only whitespace: miniopy-async refuses to read or delete such a key once it is stored),
     absolute names, ``.`` or ``..`` segments, empty segments (``a//b``, trailing ``/``), control
-    characters (NUL included), keys longer than S3's limit of 1024 UTF-8 bytes, and segments
-    longer than MinIO's limit of 255 bytes.
+    characters (U+0000-U+001F with NUL, DEL and the C1 controls U+0080-U+009F), keys longer
+    than S3's limit of 1024 UTF-8 bytes, and segments longer than MinIO's limit of 255 bytes.
     """
     key = os.fspath(name).replace("\\", "/")
     if not key:
@@ -110,3 +110,50 @@ def candidate_names(storage: Storage, name: str, max_length: int | None = None) 
 def iso_date_prefix(instance: Any, filename: str) -> str:
     """``upload_to`` helper: store under today's UTC date, ``"YYYY-MM-DD/filename"``."""
     return f"{datetime.now(UTC).date().isoformat()}/{filename}"
+
+
+# The hooks Django documents for Storage subclasses around naming and writing.
+DJANGO_HOOKS = (
+    "get_available_name",
+    "is_name_available",
+    "get_alternative_name",
+    "exists",
+    "_save",
+)
+
+
+# The answers of overridden_hooks(), per class.
+_hooks_of: weakref.WeakKeyDictionary[type, frozenset[str]] = weakref.WeakKeyDictionary()
+
+
+def overridden_hooks(storage_class: type) -> frozenset[str]:
+    """The hooks of :data:`DJANGO_HOOKS` that ``storage_class`` defines outside this package.
+
+    Saving without them is one conditional write per candidate name (race-free, and no
+    ``exists()`` request). A subclass that overrides one of them (an "OverwriteStorage" whose
+    ``get_available_name`` deletes the old file, names made from UUIDs, an ``exists`` with a
+    cache) is saved in Django's order instead, so that its overrides are called.
+    """
+    found = _hooks_of.get(storage_class)
+    if found is None:
+        found = _hooks_of[storage_class] = frozenset(
+            hook for hook in DJANGO_HOOKS if _defined_outside_this_package(storage_class, hook)
+        )
+    return found
+
+
+def _defined_outside_this_package(storage_class: type, hook: str) -> bool:
+    owner = next(klass for klass in storage_class.__mro__ if hook in vars(klass))
+    return owner is not Storage and not owner.__module__.startswith("async_minio_storage.")
+
+
+def name_to_save(name: str | None, content: Any) -> str:
+    if content is None:
+        raise ValueError("Cannot save None: pass a File, such as ContentFile(b'...').")
+    if name is None:
+        name = content.name
+    if not name:
+        raise ValueError("Cannot save without a name: give one, or content with a name.")
+    # Every name written passes object_key(), which refuses all that Django's
+    # validate_file_name() refuses (absolute names, "." and ".." segments) and more.
+    return object_key(name)

@@ -106,15 +106,17 @@ def verdict(stored: ObjectRecord, references: Mapping[str, str], cutoff: datetim
 def reference_key(name: str | None) -> str | None:
     """The object key a ``FileField`` value stands for, or None when it stands for none.
 
-    Empty values are fields without a file. A value the storage would refuse as a name (a
-    hand-edited row, say) cannot name any object it wrote, so it protects nothing either.
+    Empty values are fields without a file. A value the storage refuses as a name today may
+    still name an object an older release wrote (names with C1 control characters were
+    accepted until they were refused): it protects the key it would have been written under.
+    Protecting too much keeps an orphan; protecting too little deletes a file.
     """
     if not name:
         return None
     try:
         return object_key(name)
     except SuspiciousFileOperation:
-        return None
+        return name.replace("\\", "/")
 
 
 @dataclass(frozen=True)

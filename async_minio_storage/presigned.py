@@ -19,8 +19,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC
 from datetime import datetime
+from datetime import timedelta
+from typing import TYPE_CHECKING
 from typing import Any
+
+from . import wire
+from .names import object_key
+from .signing import post_policy
+from .signing import presign_url
+
+if TYPE_CHECKING:
+    from .storage import MinioStorage
+
+# How long a browser upload may start after it was signed, unless told otherwise.
+DEFAULT_UPLOAD_EXPIRY = timedelta(hours=1)
 
 # type/subtype, optionally with parameters; nothing that could smuggle a header line.
 _CONTENT_TYPE = re.compile(r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+(\s*;[ -~]*)?$")
@@ -82,3 +96,71 @@ class PresignedUpload:
     def __repr__(self) -> str:
         # The URL and fields are bearer credentials until they expire: keep them out of logs.
         return f"<PresignedUpload {self.name!r} until {self.expires_at.isoformat()}>"
+
+
+async def sign_upload(
+    storage: MinioStorage,
+    name: str,
+    *,
+    content_type: str | None,
+    max_size: int | None,
+    size: int | None,
+    expire: timedelta | float | None,
+    max_length: int | None,
+) -> PresignedUpload:
+    """The :class:`PresignedUpload` of ``storage.apresigned_upload()``: the name checked and
+    made available as ``save()`` would, both forms signed locally with the save token."""
+    key = object_key(name)
+    check_size(max_size, "max_size")
+    check_size(size, "size")
+    if size is not None and max_size is not None and size > max_size:
+        raise ValueError(f"The file is {size} bytes; at most {max_size} are allowed.")
+    expiry = storage._expiry(DEFAULT_UPLOAD_EXPIRY if expire is None else expire)
+    content_type = check_content_type(content_type or storage.guess_content_type(key))
+    name = await storage.aget_available_name(key, max_length)
+    key = object_key(name)
+    config = storage.config
+    now = datetime.now(UTC)
+    # The save token, signed into both forms: confirmation tells this upload's object from
+    # one that another upload (or a save) stored under the name.
+    token = {wire.SAVE_TOKEN_HEADER: wire.new_save_token()}
+    headers = {"Content-Type": content_type, **token}
+    if not storage.replace_existing:
+        headers["If-None-Match"] = "*"
+    signed = headers | ({"Content-Length": str(size)} if size is not None else {})
+    url = presign_url(
+        method="PUT",
+        base_url=config.external_base_url,
+        bucket=storage.bucket_name,
+        key=key,
+        region=config.region,
+        access_key=config.access_key,
+        secret_key=config.secret_key,
+        expires=expiry,
+        headers=signed,
+        now=now,
+    )
+    post_url, post_fields = post_policy(
+        base_url=config.external_base_url,
+        bucket=storage.bucket_name,
+        key=key,
+        region=config.region,
+        access_key=config.access_key,
+        secret_key=config.secret_key,
+        expires=expiry,
+        content_type=content_type,
+        max_size=max_size,
+        metadata=token,
+        now=now,
+    )
+    return PresignedUpload(
+        name=name,
+        url=url,
+        headers=headers,
+        post_url=post_url,
+        post_fields=post_fields,
+        content_type=content_type,
+        max_size=max_size,
+        size=size,
+        expires_at=now + expiry,
+    )

@@ -33,18 +33,21 @@ _HASHED_NAME = re.compile(r"\.[0-9a-f]{12}(\.[^./]*)?$")
 class MinioStaticStorage(MinioStorage):
     """Static files in ``MINIO_STATIC_FILES_BUCKET``, for ``STORAGES["staticfiles"]``.
 
-    It replaces existing objects by default, as ``collectstatic`` expects. ``{% static %}``
-    gives plain URLs when the bucket is public and presigned ones when it is private.
+    It replaces existing objects by default, as ``collectstatic`` expects. Its bucket is public
+    (plain ``{% static %}`` URLs, an anonymous read-only policy from ``initialize_buckets``), as
+    django-minio-backend's, unless it is listed in ``MINIO_PRIVATE_BUCKETS``: then its URLs are
+    presigned.
     """
 
     def __init__(
         self,
         bucket_name: str = "",
-        replace_existing: bool = True,
         storage_name: str = "staticfiles",
+        *,
+        replace_existing: bool = True,
         **options: Any,
     ) -> None:
-        super().__init__(bucket_name, replace_existing, storage_name, **options)
+        super().__init__(bucket_name, storage_name, replace_existing=replace_existing, **options)
 
     def _default_bucket_name(self, config: StorageConfig) -> str:
         return config.static_bucket

@@ -9,21 +9,20 @@ worlds, and safe to call anywhere, including on an event loop's thread.
 
 from __future__ import annotations
 
+import asyncio
 import mimetypes
 import re
 from collections.abc import Iterator
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import Storage
-from django.core.files.storage import default_storage
-from django.core.files.storage import storages
 from django.core.signals import setting_changed
 from django.utils.deconstruct import deconstructible
 from django.utils.functional import cached_property
@@ -31,6 +30,7 @@ from django.utils.timezone import make_naive
 from miniopy_async.api import Minio
 
 from . import buckets
+from . import presigned
 from . import wire
 from .bulk import list_pages
 from .client import Connection
@@ -49,23 +49,21 @@ from .health import MinioServerStatus
 from .health import probe
 from .names import candidate_names
 from .names import directory_prefix
+from .names import name_to_save
 from .names import object_key
+from .names import overridden_hooks
 from .presigned import PresignedUpload
-from .presigned import check_content_type
-from .presigned import check_size
-from .signing import post_policy
 from .signing import presign_url
 from .signing import public_url
 from .sync_edge import run_sync
 from .uploads import ContentReader
+from .uploads import open_off_the_loop
 from .uploads import put_multipart
 from .wire import ObjectRecord
 from .wire import RequestBody
 
 # Stop looking for a free name after this many conditional writes were refused.
 MAX_NAME_ATTEMPTS = 100
-# How long a browser upload may start after it was signed, unless told otherwise.
-DEFAULT_UPLOAD_EXPIRY = timedelta(hours=1)
 # An HTTP header name (RFC 9110's token).
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
@@ -85,21 +83,33 @@ class _Write:
 class MinioStorage(Storage):
     """A Django storage for one bucket of a MinIO (or any S3-compatible) server.
 
-    ``bucket_name`` defaults to ``MINIO_MEDIA_FILES_BUCKET``. ``replace_existing=False`` (the
-    default) never overwrites an object: saving under a taken name stores the file under
-    Django's alternative name instead. ``storage_name`` is the ``STORAGES`` alias whose
-    ``OPTIONS`` this storage shares. Any ``MINIO_*`` setting may be given as a keyword argument.
-    Nothing is resolved or fetched until first use.
+    ``MinioStorage(bucket_name, storage_name, *, replace_existing=False, **options)``, as
+    django-minio-backend's ``MinioBackend(bucket_name, storage_name)``. ``bucket_name``
+    defaults to ``MINIO_MEDIA_FILES_BUCKET``. ``storage_name`` is the ``STORAGES`` alias whose
+    ``OPTIONS`` this storage shares. ``replace_existing=False`` (the default) never overwrites
+    an object: saving under a taken name stores the file under Django's alternative name
+    instead; it is keyword-only and must be a bool. Any ``MINIO_*`` setting may be given as a
+    keyword argument. Nothing is resolved or fetched until first use.
     """
 
     def __init__(
         self,
         bucket_name: str = "",
-        replace_existing: bool = False,
         storage_name: str = "default",
+        *,
+        replace_existing: bool = False,
         **options: Any,
     ) -> None:
         reject_unknown_options(options)
+        if not isinstance(bucket_name, str) or not isinstance(storage_name, str):
+            raise ImproperlyConfigured(
+                f"{type(self).__name__}(bucket_name, storage_name) takes two names, not "
+                f"{bucket_name!r} and {storage_name!r}; replace_existing is a keyword argument."
+            )
+        if not isinstance(replace_existing, bool):
+            raise ImproperlyConfigured(
+                f"replace_existing must be True or False, not {replace_existing!r}."
+            )
         self._bucket_name = bucket_name
         self.replace_existing = replace_existing
         self.storage_name = storage_name
@@ -154,18 +164,48 @@ class MinioStorage(Storage):
     # --- names -----------------------------------------------------------------------------
 
     def get_available_name(self, name: str, max_length: int | None = None) -> str:
-        return run_sync(self.aget_available_name, name, max_length)
-
-    async def aget_available_name(self, name: str, max_length: int | None = None) -> str:
-        """Django's rule: ``name`` if it is free (or ``replace_existing``), else an alternative.
-
-        Saving does not call this: it writes conditionally and moves to the next alternative
-        only if the server refuses, which saves a request and cannot race.
-        """
+        """Django's rule: ``name`` if it is available, else an alternative (see
+        :meth:`is_name_available`). With an overridden hook (see :func:`overridden_hooks`) it
+        runs Django's loop on the caller's thread, calling the overrides."""
+        if not overridden_hooks(type(self)):
+            return run_sync(self.aget_available_name, name, max_length)
         for candidate in candidate_names(self, name, max_length):
-            if self.replace_existing or not await self.aexists(candidate):
+            if self.is_name_available(candidate, max_length=max_length):
                 return candidate
         raise AssertionError("candidate_names() never ends")  # pragma: no cover
+
+    async def aget_available_name(self, name: str, max_length: int | None = None) -> str:
+        """Async twin of :meth:`get_available_name`; sync overrides run in a worker thread."""
+        overridden = overridden_hooks(type(self))
+        if "get_available_name" in overridden:
+            chosen: str = await sync_to_async(self.get_available_name)(name, max_length=max_length)
+            return chosen
+        for candidate in candidate_names(self, name, max_length):
+            if await self.ais_name_available(candidate, max_length=max_length):
+                return candidate
+        raise AssertionError("candidate_names() never ends")  # pragma: no cover
+
+    def is_name_available(self, name: str, max_length: int | None = None) -> bool:
+        """True if ``name`` fits ``max_length`` and is free, or may be replaced
+        (``replace_existing``). Django 5.1's hook, on every Django version here."""
+        if max_length and len(name) > max_length:
+            return False
+        if self.replace_existing:
+            return True
+        if "exists" not in overridden_hooks(type(self)):
+            return not run_sync(self.aexists, name)
+        return not self.exists(name)
+
+    async def ais_name_available(self, name: str, max_length: int | None = None) -> bool:
+        """Async twin of :meth:`is_name_available`; sync overrides run in a worker thread."""
+        if overridden_hooks(type(self)) & {"is_name_available", "exists"}:
+            available: bool = await sync_to_async(self.is_name_available)(
+                name, max_length=max_length
+            )
+            return available
+        if max_length and len(name) > max_length:
+            return False
+        return self.replace_existing or not await self.aexists(name)
 
     def _candidates(self, name: str, max_length: int | None) -> Iterator[str]:
         for attempt, candidate in enumerate(candidate_names(self, name, max_length)):
@@ -179,24 +219,45 @@ class MinioStorage(Storage):
     # --- saving ----------------------------------------------------------------------------
 
     def save(self, name: str | None, content: Any, max_length: int | None = None) -> str:
-        return run_sync(self.asave, name, content, max_length)
+        """Store ``content`` under ``name`` (or an alternative) and return the name used.
+
+        Without overridden hooks, one conditional write per candidate name, on the loop. With
+        them, Django's order on the caller's thread: ``get_available_name``, then ``_save``.
+        """
+        key = name_to_save(name, content)
+        if not overridden_hooks(type(self)):
+            return run_sync(self._asave, key, content, max_length)
+        key = object_key(self.get_available_name(key, max_length=max_length))
+        return object_key(self._save(key, content))
 
     async def asave(self, name: str | None, content: Any, max_length: int | None = None) -> str:
-        """Store ``content`` under ``name`` (or an alternative) and return the name used."""
-        if content is None:
-            raise ValueError("Cannot save None: pass a File, such as ContentFile(b'...').")
-        if name is None:
-            name = content.name
-        if not name:
-            raise ValueError("Cannot save without a name: give one, or content with a name.")
-        # Every name written passes object_key(), which refuses all that Django's
-        # validate_file_name() refuses (absolute names, "." and ".." segments) and more.
-        return await self._asave(object_key(name), content, max_length)
+        """Async twin of :meth:`save`, in the same order; sync overrides run in a worker
+        thread, so the loop is never blocked."""
+        key = name_to_save(name, content)
+        overridden = overridden_hooks(type(self))
+        if not overridden:
+            return await self._asave(key, content, max_length)
+        key = object_key(await self.aget_available_name(key, max_length=max_length))
+        if "_save" in overridden:
+            stored: str = await sync_to_async(self._save)(key, content)
+        else:
+            stored = await self._asave(key, content)
+        return object_key(stored)
 
     def _save(self, name: str, content: Any) -> str:
+        """Django's hook: write ``content`` under ``name`` (an alternative if a concurrent
+        save took it first); returns the name written."""
         return run_sync(self._asave, name, content)
 
     async def _asave(self, name: str, content: Any, max_length: int | None = None) -> str:
+        opened_here = await open_off_the_loop(content)
+        try:
+            return await self._write(name, content, max_length)
+        finally:
+            if opened_here:  # closed as it was found, and off the loop as it was opened
+                await asyncio.to_thread(content.close)
+
+    async def _write(self, name: str, content: Any, max_length: int | None) -> str:
         config = self.config
         connection = await self._connection()
         if config.bucket_check_on_save:
@@ -485,59 +546,14 @@ class MinioStorage(Storage):
         ``max_size`` caps the POST form's size; ``size``, if known, pins the PUT's
         ``Content-Length``. Valid for ``expire`` (default 1 hour, at most 7 days).
         """
-        key = object_key(name)
-        check_size(max_size, "max_size")
-        check_size(size, "size")
-        if size is not None and max_size is not None and size > max_size:
-            raise ValueError(f"The file is {size} bytes; at most {max_size} are allowed.")
-        expiry = self._expiry(DEFAULT_UPLOAD_EXPIRY if expire is None else expire)
-        content_type = check_content_type(content_type or self.guess_content_type(key))
-        name = await self.aget_available_name(key, max_length)
-        key = object_key(name)
-        config = self.config
-        now = datetime.now(UTC)
-        # The save token, signed into both forms: confirmation tells this upload's object from
-        # one that another upload (or a save) stored under the name.
-        token = {wire.SAVE_TOKEN_HEADER: wire.new_save_token()}
-        headers = {"Content-Type": content_type, **token}
-        if not self.replace_existing:
-            headers["If-None-Match"] = "*"
-        signed = headers | ({"Content-Length": str(size)} if size is not None else {})
-        url = presign_url(
-            method="PUT",
-            base_url=config.external_base_url,
-            bucket=self.bucket_name,
-            key=key,
-            region=config.region,
-            access_key=config.access_key,
-            secret_key=config.secret_key,
-            expires=expiry,
-            headers=signed,
-            now=now,
-        )
-        post_url, post_fields = post_policy(
-            base_url=config.external_base_url,
-            bucket=self.bucket_name,
-            key=key,
-            region=config.region,
-            access_key=config.access_key,
-            secret_key=config.secret_key,
-            expires=expiry,
-            content_type=content_type,
-            max_size=max_size,
-            metadata=token,
-            now=now,
-        )
-        return PresignedUpload(
-            name=name,
-            url=url,
-            headers=headers,
-            post_url=post_url,
-            post_fields=post_fields,
+        return await presigned.sign_upload(
+            self,
+            name,
             content_type=content_type,
             max_size=max_size,
             size=size,
-            expires_at=now + expiry,
+            expire=expire,
+            max_length=max_length,
         )
 
     def _expiry(self, expire: timedelta | float | None) -> timedelta:
@@ -565,13 +581,16 @@ class MinioStorage(Storage):
         """
         return await buckets.ensure_bucket(await self._connection(), self.bucket_name)
 
-    def is_minio_available(self, cluster: bool = False) -> MinioServerStatus:
+    def is_minio_available(self, cluster: bool = False, write: bool = False) -> MinioServerStatus:
         """Whether the server is up and this storage's bucket reachable (see ``health``)."""
-        return run_sync(self.ais_minio_available, cluster)
+        return run_sync(self.ais_minio_available, cluster, write)
 
-    async def ais_minio_available(self, cluster: bool = False) -> MinioServerStatus:
+    async def ais_minio_available(
+        self, cluster: bool = False, write: bool = False
+    ) -> MinioServerStatus:
         """Probe the server and the bucket within ``MINIO_HEALTH_TIMEOUT``; never raises
-        for a server problem. ``cluster=True`` also asks MinIO for write quorum."""
+        for a server problem. ``cluster=True`` also asks MinIO for write quorum; ``write=True``
+        also writes and deletes a small object (under ``health.WRITE_PROBE_PREFIX``)."""
         config = self.config
         return await probe(
             await self._connection(),
@@ -579,22 +598,9 @@ class MinioStorage(Storage):
             bucket=self.bucket_name,
             time_limit=config.health_timeout,
             cluster=cluster,
+            write=write,
+            creates_bucket=config.bucket_check_on_save,
         )
-
-
-def minio_storage(storage: Storage | str | None, *, needed_by: str) -> MinioStorage:
-    """``storage`` itself, the ``STORAGES`` alias it names, or ``default_storage`` for None;
-    ``ImproperlyConfigured`` unless it is a :class:`MinioStorage` (``needed_by`` says who
-    needs one, for the message)."""
-    if storage is None:
-        storage = default_storage
-    elif isinstance(storage, str):
-        storage = storages[storage]
-    if not isinstance(storage, MinioStorage):
-        raise ImproperlyConfigured(
-            f"{needed_by} need a MinioStorage, not {type(storage).__name__}."
-        )
-    return storage
 
 
 def _check_parameters(parameters: Mapping[str, str] | None) -> dict[str, str] | None:

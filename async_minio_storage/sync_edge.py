@@ -29,11 +29,14 @@ import asyncio
 import atexit
 import concurrent.futures
 import contextlib
+import inspect
 import os
+import sys
 import threading
 from collections.abc import Callable
 from collections.abc import Coroutine
 from concurrent.futures import TimeoutError as FutureTimeoutError
+from types import FrameType
 from typing import Any
 from typing import ParamSpec
 from typing import TypeVar
@@ -41,6 +44,7 @@ from typing import TypeVar
 from asgiref.sync import SyncToAsync
 from asgiref.sync import async_to_sync
 from django.core.exceptions import SynchronousOnlyOperation
+from django.core.files.storage import Storage
 
 from . import client
 
@@ -131,6 +135,60 @@ def outer_event_loop() -> asyncio.AbstractEventLoop | None:
     return loop
 
 
+def _blocking_call_refused(
+    function: Callable[..., object], caller: FrameType | None
+) -> SynchronousOnlyOperation:
+    """The refusal of a synchronous call on a loop's thread, naming the method that was called
+    and its async twin.
+
+    The caller's frame names the method: ``save``, not the ``_asave`` it runs; ``open``, not
+    the ``_open`` Django's ``Storage.open`` calls in between. Without a twin there, the name of
+    ``function`` decides: ``asize`` is the twin of ``size``, ``_asave`` that of ``_save``.
+    """
+    called, receiver = "", None
+    if caller is not None:
+        called, receiver = caller.f_code.co_name, caller.f_locals.get("self")
+        parent = caller.f_back
+        while (  # from a private hook up to the public method that called it
+            parent is not None
+            and called.startswith("_")
+            and not called.startswith("__")
+            and parent.f_code.co_name == called[1:]
+            and parent.f_locals.get("self") is receiver
+        ):
+            called, parent = called[1:], parent.f_back
+    twin = ""
+    if receiver is not None and called and not called.startswith("__"):
+        twin = f"_a{called[1:]}" if called.startswith("_") else f"a{called}"
+        if not inspect.iscoroutinefunction(getattr(type(receiver), twin, None)):
+            twin = ""
+    if not twin:
+        own = getattr(function, "__name__", "")
+        owner = getattr(function, "__self__", None)
+        private = "_" if own.startswith("_a") else ""
+        sync = private + own[len(private) + 1 :]
+        if own.startswith(f"{private}a") and sync and hasattr(owner, sync):
+            called, receiver, twin = sync, owner, own
+    if not called or called.startswith("__"):
+        called = getattr(function, "__name__", "this operation")
+    where = (
+        f"{called}() was called synchronously on a thread that runs an event loop, which would "
+        "block the loop."
+    )
+    if not twin:
+        return SynchronousOnlyOperation(
+            f"{where} Await the async method instead (for example `await storage.asave(...)`, "
+            "`await storage.aexists(...)`)."
+        )
+    if isinstance(receiver, Storage):
+        label = "storage"
+    else:
+        label = receiver.__name__ if isinstance(receiver, type) else type(receiver).__name__
+    return SynchronousOnlyOperation(
+        f"{where} Await its async twin instead: `await {label}.{twin}(...)`."
+    )
+
+
 def run_sync(
     function: Callable[P, Coroutine[Any, Any, T]], /, *args: P.args, **kwargs: P.kwargs
 ) -> T:
@@ -140,12 +198,7 @@ def run_sync(
     except RuntimeError:
         pass
     else:
-        name = getattr(function, "__name__", "this operation")
-        raise SynchronousOnlyOperation(
-            f"{name}() was called synchronously on a thread that runs an event loop, which "
-            "would block the loop. Await the async method instead (for example "
-            "`await storage.asave(...)`, `await storage.aexists(...)`)."
-        )
+        raise _blocking_call_refused(function, sys._getframe(1))
     if outer_event_loop() is not None:
         return async_to_sync(function)(*args, **kwargs)
     return portal().run(function(*args, **kwargs))

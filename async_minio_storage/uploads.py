@@ -29,6 +29,8 @@ from collections.abc import Callable
 from collections.abc import Mapping
 from typing import Any
 
+from django.db.models.fields.files import FieldFile
+
 from . import wire
 from .client import Connection
 from .wire import RequestBody
@@ -39,6 +41,20 @@ logger = logging.getLogger(__name__)
 MAX_PARTS = 10_000
 # Uploads are read from their file in pieces of this size.
 READ_PIECE = 1024 * 1024
+
+
+async def open_off_the_loop(content: Any) -> bool:
+    """Open ``content`` in a worker thread if opening it is I/O; True if it was opened here.
+
+    A ``FieldFile`` that is not open yet (``new.file.save(name, other.file)``) opens its
+    storage's file on first use of ``read``, through that storage's sync ``open()``: on the
+    loop that would block it, or be refused (``SynchronousOnlyOperation``). Its reads then go to
+    worker threads too (``uploads.ContentReader``), and the save closes it again.
+    """
+    if isinstance(content, FieldFile) and getattr(content, "_file", None) is None:
+        await asyncio.to_thread(content.open, "rb")
+        return True
+    return False
 
 
 class ContentReader:

@@ -12,10 +12,14 @@ from django.http import JsonResponse
 from .consistency import configured_storages
 
 
-async def health(request: HttpRequest) -> HttpResponse:
+async def health(request: HttpRequest, *, write: bool = False) -> HttpResponse:
     """``GET``: 200 ``{"status": "ok", ...}`` when every configured storage can be used, else
     503 ``{"status": "unavailable", ...}``, with each storage's status, HTTP status, latency and
     details. ``?cluster=1`` also asks MinIO whether it has write quorum.
+
+    ``write=True``, given in the URLconf only (``path("health/", views.health, {"write":
+    True})``), also writes and deletes a small object in each storage's bucket. It is not a
+    query parameter: anyone who reaches the endpoint could otherwise make it write.
 
     The probes run concurrently on the request's own loop, each bounded by
     ``MINIO_HEALTH_TIMEOUT``. The answer holds no credentials and no bucket contents.
@@ -25,7 +29,7 @@ async def health(request: HttpRequest) -> HttpResponse:
     cluster = request.GET.get("cluster", "").lower() in ("1", "true", "yes")
     storages = configured_storages()
     statuses = await asyncio.gather(
-        *(storage.ais_minio_available(cluster=cluster) for _, storage in storages)
+        *(storage.ais_minio_available(cluster=cluster, write=write) for _, storage in storages)
     )
     healthy = all(statuses)
     response = JsonResponse(

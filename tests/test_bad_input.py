@@ -34,6 +34,11 @@ SUSPICIOUS_NAMES = [
     " ",
     "\x85",  # NEL, found by the property test in test_names_property.py
     "\u2028\u3000",
+    # C1 control characters (U+0080-U+009F), refused like the C0 ones.
+    "c1-\x80.txt",
+    "csi-\x9b31m.txt",  # CSI: the terminal escape of a log line that shows the name
+    "a\x85b.txt",  # NEL inside a name, not only as the whole name
+    "dir\x9f/file.txt",
 ]
 
 
@@ -41,6 +46,27 @@ SUSPICIOUS_NAMES = [
 def test_suspicious_names_are_refused(name):
     with pytest.raises(SuspiciousFileOperation):
         object_key(name)
+
+
+def refuses_as_control_character(name: str) -> bool:
+    try:
+        object_key(name)
+    except SuspiciousFileOperation as refusal:
+        return "control character" in str(refusal)
+    return False
+
+
+def test_every_control_character_is_refused_and_its_neighbours_are_not():
+    controls = [*range(0x20), 0x7F, *range(0x80, 0xA0)]  # C0, DEL, C1: Unicode's Cc
+    neighbours = [0x20, 0x7E, 0xA0, 0xA1, 0xFF]
+
+    accepted = [
+        hex(code) for code in controls if not refuses_as_control_character(f"a{chr(code)}b")
+    ]
+    refused = [hex(code) for code in neighbours if refuses_as_control_character(f"a{chr(code)}b")]
+
+    assert accepted == []
+    assert refused == []
 
 
 @pytest.mark.parametrize("name", SUSPICIOUS_NAMES)

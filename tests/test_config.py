@@ -38,7 +38,7 @@ def test_defaults_match_django_minio_backend():
         config = resolve_config({})
 
     assert config.media_bucket == DEFAULT_MEDIA_BUCKET == "auto-generated-bucket-media-files"
-    assert config.static_bucket == DEFAULT_STATIC_BUCKET == "auto-generated-static-media-files"
+    assert config.static_bucket == DEFAULT_STATIC_BUCKET == "auto-generated-bucket-static-files"
     assert config.url_expiry == timedelta(days=7)
     assert config.region == "us-east-1"
     assert config.bucket_check_on_save is False

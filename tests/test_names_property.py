@@ -53,6 +53,16 @@ def fetch(url: str) -> bytes:
             raise AssertionError(f"{error.code} for {url}") from None
 
 
+@given(
+    before=st.text(max_size=20),
+    control=st.characters(categories=["Cc"]),  # C0, DEL and C1: U+0000-U+001F, U+007F-U+009F
+    after=st.text(max_size=20),
+)
+def test_a_name_with_a_control_character_anywhere_is_refused(before, control, after):
+    with pytest.raises(SuspiciousFileOperation):
+        object_key(before + control + after)
+
+
 @PROPERTY
 @given(name=NAMES)
 def test_any_name_round_trips_or_is_refused_up_front(storage, name):

@@ -117,7 +117,14 @@ def test_field_values_become_the_keys_the_storage_wrote():
     assert reference_key("docs\\a.txt") == "docs/a.txt"
     assert reference_key("") is None
     assert reference_key(None) is None
-    assert reference_key("../escape.txt") is None
+
+
+def test_a_row_whose_name_is_refused_today_still_protects_its_object():
+    # Names with C1 control characters were stored before they were refused.
+    old_name = "reports/a\x85b.pdf"
+
+    assert reference_key(old_name) == old_name
+    assert verdict(stored(old_name), {old_name: "app.Report.file"}, CUTOFF) is Verdict.REFERENCED
 
 
 def test_a_row_written_during_the_listing_keeps_its_object():

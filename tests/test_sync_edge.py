@@ -103,6 +103,48 @@ async def test_blocking_sync_calls_on_the_event_loop_thread_are_refused(storage)
         storage.save("x.txt", ContentFile(b"x"))
 
 
+# (method called, its arguments, its async twin)
+REFUSED_CALLS = [
+    ("save", ("x.txt", ContentFile(b"x")), "asave"),  # which runs _asave
+    ("size", ("x.txt",), "asize"),
+    ("exists", ("x.txt",), "aexists"),
+    ("listdir", ("",), "alistdir"),
+    ("open", ("x.txt",), "aopen"),  # Django's open() runs _open() in between
+    ("delete", ("x.txt",), "adelete"),
+    ("get_modified_time", ("x.txt",), "aget_modified_time"),
+    ("get_available_name", ("x.txt",), "aget_available_name"),
+    ("_save", ("x.txt", ContentFile(b"x")), "_asave"),  # Django's hook, called directly
+    ("is_minio_available", (), "ais_minio_available"),
+]
+
+
+@pytest.mark.parametrize(
+    ("called", "arguments", "twin"), REFUSED_CALLS, ids=[call[0] for call in REFUSED_CALLS]
+)
+async def test_a_refused_sync_call_names_the_method_called_and_its_async_twin(
+    storage, called, arguments, twin
+):
+    with pytest.raises(SynchronousOnlyOperation) as refused:
+        getattr(storage, called)(*arguments)
+
+    assert str(refused.value) == (
+        f"{called}() was called synchronously on a thread that runs an event loop, which would "
+        f"block the loop. Await its async twin instead: `await storage.{twin}(...)`."
+    )
+
+
+async def test_a_refused_call_through_a_model_field_names_the_storage_method(media_bucket):
+    attachment = Attachment(file="2026-01-01/report.pdf")
+
+    with pytest.raises(SynchronousOnlyOperation, match=r"^size\(\) .*`await storage\.asize"):
+        attachment.file.size  # noqa: B018 (a template's {{ attachment.file.size }})
+
+
+async def test_a_refusal_without_a_sync_caller_is_named_after_the_coroutine_function(storage):
+    with pytest.raises(SynchronousOnlyOperation, match=r"^size\(\) was called .*storage\.asize"):
+        sync_edge.run_sync(storage.asize, "x.txt")  # called from no method of the storage
+
+
 def test_the_portal_serves_sync_callers_on_one_long_lived_thread(storage, fresh_connections):
     storage.exists("a.txt")
     first = sync_edge.portal()

@@ -63,6 +63,12 @@ async def create_multipart_upload(
     An attempt whose answer is lost may still have started an upload. So when more than one
     attempt was made, the uploads of ``key`` that the server started since the first are
     listed, and all but the one returned are aborted; if every attempt failed, all of them.
+
+    ListMultipartUploads says nothing of an upload's metadata, so ours are told by key and
+    start time: an upload of the very same key that another process started within those
+    seconds would be aborted too, and that process's save fails cleanly (NoSuchUpload). A
+    repeated create is rare (its answer was lost), and so is such a twin; a lost upload left
+    behind would be certain.
     """
     request_headers: DictType = {
         "Content-Type": "application/octet-stream",

@@ -79,3 +79,25 @@ class StaticAsset(models.Model):
 
     def __str__(self) -> str:
         return self.file.name
+
+
+class OverwriteStorage(MinioStorage):
+    """The custom storage most Django projects have: a new file replaces the old one."""
+
+    def get_available_name(self, name: str, max_length: int | None = None) -> str:
+        if self.exists(name):
+            self.delete(name)
+        return name
+
+
+def overwrite_storage() -> MinioStorage:
+    return OverwriteStorage()
+
+
+class Avatar(models.Model):
+    """One picture per user, always under the same name."""
+
+    file = fields.FileField(storage=overwrite_storage, blank=True)
+
+    def __str__(self) -> str:
+        return self.file.name

@@ -14,10 +14,10 @@ from async_minio_storage.consistency import run_on_own_loop
 from async_minio_storage.health import MinioServerStatus
 
 
-async def _probe_all(cluster: bool) -> list[tuple[str, MinioServerStatus]]:
+async def _probe_all(cluster: bool, write: bool) -> list[tuple[str, MinioServerStatus]]:
     storages = configured_storages()
     statuses = await asyncio.gather(
-        *(storage.ais_minio_available(cluster=cluster) for _, storage in storages)
+        *(storage.ais_minio_available(cluster=cluster, write=write) for _, storage in storages)
     )
     return [(alias, status) for (alias, _), status in zip(storages, statuses, strict=True)]
 
@@ -33,11 +33,16 @@ class Command(BaseCommand):
             "--cluster", action="store_true", help="Also ask MinIO whether it has write quorum."
         )
         parser.add_argument(
+            "--write",
+            action="store_true",
+            help="Also write a small object to each bucket and delete it again.",
+        )
+        parser.add_argument(
             "--silenced", action="store_true", help="Print nothing (django-minio-backend's flag)."
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        results = run_on_own_loop(_probe_all(options["cluster"]))
+        results = run_on_own_loop(_probe_all(options["cluster"], options["write"]))
         for alias, status in results:
             if options["silenced"]:
                 continue
