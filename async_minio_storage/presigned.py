@@ -27,6 +27,7 @@ from typing import Any
 
 from . import wire
 from .names import object_key
+from .object_urls import url_expiry
 from .signing import post_policy
 from .signing import presign_url
 
@@ -115,7 +116,7 @@ async def sign_upload(
     check_size(size, "size")
     if size is not None and max_size is not None and size > max_size:
         raise ValueError(f"The file is {size} bytes; at most {max_size} are allowed.")
-    expiry = storage._expiry(DEFAULT_UPLOAD_EXPIRY if expire is None else expire)
+    expiry = url_expiry(expire, default=DEFAULT_UPLOAD_EXPIRY)
     content_type = check_content_type(content_type or storage.guess_content_type(key))
     name = await storage.aget_available_name(key, max_length)
     key = object_key(name)

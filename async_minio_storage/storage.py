@@ -14,7 +14,6 @@ import mimetypes
 import re
 from collections.abc import Iterator
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
 from typing import Any
@@ -35,13 +34,10 @@ from . import wire
 from .bulk import list_pages
 from .client import Connection
 from .client import get_connection
-from .config import MAX_URL_EXPIRY
-from .config import MIN_URL_EXPIRY
 from .config import StorageConfig
 from .config import is_valid_bucket_name
 from .config import reject_unknown_options
 from .config import resolve_config
-from .errors import NameTaken
 from .files import AsyncMinioFile
 from .files import MinioFile
 from .files import ObjectReader
@@ -52,31 +48,19 @@ from .names import directory_prefix
 from .names import name_to_save
 from .names import object_key
 from .names import overridden_hooks
+from .object_urls import object_url
 from .presigned import PresignedUpload
-from .signing import presign_url
-from .signing import public_url
 from .sync_edge import run_sync
 from .uploads import ContentReader
+from .uploads import Save
 from .uploads import open_off_the_loop
-from .uploads import put_multipart
+from .uploads import write_object
 from .wire import ObjectRecord
-from .wire import RequestBody
 
 # Stop looking for a free name after this many conditional writes were refused.
 MAX_NAME_ATTEMPTS = 100
 # An HTTP header name (RFC 9110's token).
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-
-
-@dataclass(frozen=True)
-class _Write:
-    """What one save writes, whichever way it is sent."""
-
-    connection: Connection
-    names: Iterator[str]
-    headers: dict[str, str]
-    if_absent: bool
-    token: str
 
 
 @deconstructible(path="async_minio_storage.MinioStorage")
@@ -262,69 +246,18 @@ class MinioStorage(Storage):
         connection = await self._connection()
         if config.bucket_check_on_save:
             await buckets.ensure_bucket_once(connection, self.bucket_name)
-        reader = ContentReader(content)
-        write = _Write(
+        save = Save(
             connection=connection,
+            bucket=self.bucket_name,
             names=self._candidates(name, max_length),
             headers=self.object_headers(name),
             if_absent=not self.replace_existing,
             token=wire.new_save_token(),
+            multipart_threshold=config.multipart_threshold,
+            part_size=config.multipart_part_size,
+            concurrency=config.multipart_concurrency,
         )
-        async with connection.saves:  # a small upload is read and sent within one admission
-            await reader.rewind()
-            head = await reader.read(config.multipart_threshold)
-            if head.size < config.multipart_threshold:
-                return await self._write_in_one_request(write, head)
-        return await self._write_in_parts(write, head, reader)
-
-    async def _write_in_one_request(self, write: _Write, body: RequestBody) -> str:
-        for key in write.names:
-            try:
-                await wire.put_object(
-                    write.connection,
-                    self.bucket_name,
-                    key,
-                    body,
-                    write.headers,
-                    token=write.token,
-                    if_absent=write.if_absent,
-                )
-            except NameTaken:
-                continue
-            return key
-        raise AssertionError("_candidates() never ends")  # pragma: no cover
-
-    async def _write_in_parts(self, write: _Write, head: RequestBody, reader: ContentReader) -> str:
-        config = self.config
-        for key in write.names:
-            # A large upload is expensive to repeat: skip names that are visibly taken first;
-            # the conditional completion still guards against a race.
-            if write.if_absent and await self.aexists(key):
-                continue
-            try:
-                await put_multipart(
-                    write.connection,
-                    self.bucket_name,
-                    key,
-                    head,
-                    reader,
-                    write.headers,
-                    part_size=config.multipart_part_size,
-                    concurrency=config.multipart_concurrency,
-                    if_absent=write.if_absent,
-                    token=write.token,
-                )
-            except NameTaken:
-                if not await reader.rewind():
-                    raise FileExistsError(
-                        f"{self.bucket_name}/{key} was created by someone else during this "
-                        "upload, and the content cannot be read again to store it under "
-                        "another name."
-                    ) from None
-                head = await reader.read(config.multipart_threshold)
-                continue
-            return key
-        raise AssertionError("_candidates() never ends")  # pragma: no cover
+        return await write_object(save, ContentReader(content), exists=self.aexists)
 
     def guess_content_type(self, name: str) -> str:
         """The ``Content-Type`` stored with an object: guessed from its name."""
@@ -481,20 +414,13 @@ class MinioStorage(Storage):
         """
         if name is None:
             raise ValueError("url() needs the name of an object.")
-        key = object_key(name)
-        config = self.config
-        if self.is_public and not parameters:
-            return public_url(config.external_base_url, self.bucket_name, key)
-        return presign_url(
-            method="GET",
-            base_url=config.external_base_url,
-            bucket=self.bucket_name,
-            key=key,
-            region=config.region,
-            access_key=config.access_key,
-            secret_key=config.secret_key,
-            expires=self._expiry(expire),
-            query=_check_parameters(parameters),
+        return object_url(
+            self.config,
+            self.bucket_name,
+            object_key(name),
+            public=self.is_public,
+            expire=expire,
+            parameters=parameters,
         )
 
     async def aurl(
@@ -556,19 +482,6 @@ class MinioStorage(Storage):
             max_length=max_length,
         )
 
-    def _expiry(self, expire: timedelta | float | None) -> timedelta:
-        if expire is None:
-            return self.config.url_expiry
-        if isinstance(expire, bool) or not isinstance(expire, timedelta | int | float):
-            raise TypeError(f"expire must be a timedelta or a number of seconds, not {expire!r}.")
-        try:
-            expiry = expire if isinstance(expire, timedelta) else timedelta(seconds=expire)
-        except (OverflowError, ValueError):  # beyond timedelta's range, or NaN
-            expiry = None
-        if expiry is None or not MIN_URL_EXPIRY <= expiry <= MAX_URL_EXPIRY:
-            raise ValueError(f"expire must be between 1 second and 7 days; got {expire!r}.")
-        return expiry
-
     # --- buckets and health ---------------------------------------------------------------
 
     def ensure_bucket(self) -> bool:
@@ -601,15 +514,6 @@ class MinioStorage(Storage):
             write=write,
             creates_bucket=config.bucket_check_on_save,
         )
-
-
-def _check_parameters(parameters: Mapping[str, str] | None) -> dict[str, str] | None:
-    if not parameters:
-        return None
-    for name, value in parameters.items():
-        if not isinstance(name, str) or not isinstance(value, str):
-            raise TypeError(f"URL parameters must map str to str; got {name!r}: {value!r}.")
-    return dict(parameters)
 
 
 # The drop-in name for projects coming from django-minio-backend.

@@ -25,14 +25,18 @@ import asyncio
 import inspect
 import io
 import logging
+from collections.abc import Awaitable
 from collections.abc import Callable
+from collections.abc import Iterator
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models.fields.files import FieldFile
 
 from . import wire
 from .client import Connection
+from .errors import NameTaken
 from .wire import RequestBody
 
 logger = logging.getLogger(__name__)
@@ -128,6 +132,89 @@ class ContentReader:
             missing -= len(piece)
         buffer.seek(0)
         return buffer
+
+
+@dataclass(frozen=True)
+class Save:
+    """What one save writes, whichever way it is sent: to the first of ``names`` that is free
+    (``if_absent``) or to the first (replacing), with ``headers`` and the save ``token``."""
+
+    connection: Connection
+    bucket: str
+    names: Iterator[str]
+    headers: dict[str, str]
+    if_absent: bool
+    token: str
+    multipart_threshold: int
+    part_size: int
+    concurrency: int
+
+
+async def write_object(
+    save: Save, reader: ContentReader, *, exists: Callable[[str], Awaitable[bool]]
+) -> str:
+    """Write the content of ``reader`` as ``save`` says; returns the key written.
+
+    A small upload is read and sent within one admission (``Connection.saves``); one of
+    ``multipart_threshold`` or more goes multipart, ``exists`` telling names visibly taken.
+    """
+    async with save.connection.saves:
+        await reader.rewind()
+        head = await reader.read(save.multipart_threshold)
+        if head.size < save.multipart_threshold:
+            return await _write_in_one_request(save, head)
+    return await _write_in_parts(save, head, reader, exists)
+
+
+async def _write_in_one_request(save: Save, body: RequestBody) -> str:
+    for key in save.names:
+        try:
+            await wire.put_object(
+                save.connection,
+                save.bucket,
+                key,
+                body,
+                save.headers,
+                token=save.token,
+                if_absent=save.if_absent,
+            )
+        except NameTaken:
+            continue
+        return key
+    raise AssertionError("the candidate names never end")  # pragma: no cover
+
+
+async def _write_in_parts(
+    save: Save, head: RequestBody, reader: ContentReader, exists: Callable[[str], Awaitable[bool]]
+) -> str:
+    for key in save.names:
+        # A large upload is expensive to repeat: skip names that are visibly taken first;
+        # the conditional completion still guards against a race.
+        if save.if_absent and await exists(key):
+            continue
+        try:
+            await put_multipart(
+                save.connection,
+                save.bucket,
+                key,
+                head,
+                reader,
+                save.headers,
+                part_size=save.part_size,
+                concurrency=save.concurrency,
+                if_absent=save.if_absent,
+                token=save.token,
+            )
+        except NameTaken:
+            if not await reader.rewind():
+                raise FileExistsError(
+                    f"{save.bucket}/{key} was created by someone else during this upload, and "
+                    "the content cannot be read again to store it under another name."
+                ) from None
+            head = await reader.read(save.multipart_threshold)
+            continue
+        return key
+    raise AssertionError("the candidate names never end")  # pragma: no cover
 
 
 async def put_multipart(

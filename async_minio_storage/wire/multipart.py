@@ -30,7 +30,7 @@ from .bodies import send_body
 from .miniopy import Client
 from .miniopy import execute
 from .miniopy import status_of
-from .objects import holds_our_save
+from .objects import our_saved_object
 from .policy import Attempt
 from .policy import Request
 from .policy import backoff
@@ -170,7 +170,7 @@ async def complete_multipart_upload(
         refused_as_gone = isinstance(error, NameTaken) or (
             isinstance(error, StorageRequestError) and error.code == "NoSuchUpload"
         )
-        if refused_as_gone and await holds_our_save(connection, bucket, key, token):
+        if refused_as_gone and await our_saved_object(connection, bucket, key, token) is not None:
             return
         raise
 

@@ -105,12 +105,16 @@ async def read_body(response: ClientResponse, size: int, *, bucket: str, key: st
         ) from error
 
 
-async def holds_our_save(connection: Connection, bucket: str, key: str, token: str) -> bool:
+async def our_saved_object(
+    connection: Connection, bucket: str, key: str, token: str
+) -> ObjectRecord | None:
+    """The record of ``key`` if it holds the save ``token`` (our own earlier attempt), else
+    None: missing, or another save's object."""
     try:
         record = await stat_object(connection, bucket, key)
     except FileNotFoundError:
-        return False
-    return record.save_token == token
+        return None
+    return record if record.save_token == token else None
 
 
 async def put_object(
@@ -144,9 +148,10 @@ async def put_object(
     try:
         return await operation(connection, Request.PUT_OBJECT, send, bucket=bucket, key=key)
     except NameTaken:
-        if await holds_our_save(connection, bucket, key, token):
-            return (await stat_object(connection, bucket, key)).etag or ""
-        raise
+        ours = await our_saved_object(connection, bucket, key, token)
+        if ours is None:
+            raise
+        return ours.etag or ""
 
 
 async def list_objects_page(
