@@ -38,6 +38,8 @@ def lint(session: nox.Session) -> None:
 @nox.parametrize(("python", "django"), MATRIX, ids=[f"py{p}-django{d}" for p, d in MATRIX])
 def tests(session: nox.Session, django: str) -> None:
     session.install("-e", ".[test]", f"django~={django}.0", *LOWEST.get(django, []))
+    # The slow tests that do not depend on Django or dependency versions run on the first line.
+    once = [] if (session.python, django) == MATRIX[0] else ["-m", "not once"]
     session.run("python", "-m", "pip", "list", "--format=freeze", silent=False)
     session.run(
         "pytest",
@@ -45,6 +47,7 @@ def tests(session: nox.Session, django: str) -> None:
         "--ignore=tests/benchmarks",
         "--cov=async_minio_storage",
         "--cov-report=term-missing:skip-covered",
+        *once,
         *session.posargs,
     )
 

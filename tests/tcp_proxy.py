@@ -6,7 +6,10 @@ many TCP connections a sequence of calls opened (connection reuse) or that a cal
 address and the proxy passes on unchanged, so signed requests still verify.
 
 Given a TLS context it also terminates TLS, which is how the suite tests ``MINIO_USE_HTTPS``
-against a server that speaks plain HTTP.
+against a server that speaks plain HTTP. The handshake is done on the accepted connection
+(``start_tls``), not by the listening server, so that stopping the proxy aborts a connection
+whose handshake is still under way too: the server's own handshakes are out of its reach, and
+one left pending when the loop closes is reported later, in whichever test runs then.
 
 The proxy runs its own event loop in a daemon thread, independent of the loops under test.
 """
@@ -43,7 +46,7 @@ class TcpProxy:
     def start(self) -> TcpProxy:
         self._thread.start()
         self._server = asyncio.run_coroutine_threadsafe(
-            asyncio.start_server(self._accept, "127.0.0.1", 0, ssl=self.tls), self._loop
+            asyncio.start_server(self._accept, "127.0.0.1", 0), self._loop
         ).result(5)
         return self
 
@@ -53,7 +56,14 @@ class TcpProxy:
         task = asyncio.current_task()
         assert task is not None
         self._connections.add(task)
+        self._writers.add(writer)
         try:
+            if self.tls is not None:
+                try:
+                    await writer.start_tls(self.tls)
+                except (OSError, ssl.SSLError):  # the client refused the certificate, or left
+                    writer.transport.abort()
+                    return
             try:
                 upstream_reader, upstream_writer = await asyncio.open_connection(
                     self.target_host, self.target_port
@@ -61,7 +71,7 @@ class TcpProxy:
             except OSError:
                 writer.close()
                 return
-            self._writers.update((writer, upstream_writer))
+            self._writers.add(upstream_writer)
             await asyncio.gather(
                 self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer)
             )

@@ -9,9 +9,13 @@ import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 from django.core.files.base import ContentFile
 
 from async_minio_storage import sync_edge
+
+# Minutes of load on one Django line are enough; the other lines run the rest of the suite.
+pytestmark = pytest.mark.once
 
 
 def open_descriptors() -> int:

@@ -33,9 +33,12 @@ from tests.s3_server import server_from_environment
 
 MiB = 1024 * 1024
 # miniopy-async hands aiohttp each part as bytes, which it warns about past 1 MiB.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:Sending a large body directly with raw bytes:ResourceWarning"
-)
+pytestmark = [
+    pytest.mark.filterwarnings(
+        "ignore:Sending a large body directly with raw bytes:ResourceWarning"
+    ),
+    pytest.mark.once,  # the test tools, not the package: one Django line is enough
+]
 
 
 @pytest.fixture
