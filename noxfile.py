@@ -3,6 +3,12 @@
 ``tests`` runs the whole suite against a real S3 server (SeaweedFS, started by the suite) on the
 supported Django lines: 5.2 and 4.2 LTS on the default Python, and the newest Django on the
 newest Python; the 4.2 line with the lowest miniopy-async and aiohttp that pyproject accepts.
+The first two run against ``weed mini`` (every role in one process); the newest line
+(``tests(py3.13-django6.1-cluster)``) against a SeaweedFS cluster of separate processes: a
+master, three volume servers with replication 001, a filer and an S3 gateway
+(``ASYNC_MINIO_TEST_SERVER=cluster``, ``tests/seaweed_cluster.py``), so the cluster costs no
+extra run of the suite. The slow ``once`` tests run on the first line only; among them,
+``tests/test_cluster.py`` starts a cluster of its own and kills a volume server mid-workload.
 ``browser`` starts the example project with ``./dev.sh example`` and drives it with Debian's
 Chromium. ``benchmarks_quick`` runs the benchmark harness in quick mode. ``lint`` is
 ruff and mypy.
@@ -16,10 +22,11 @@ nox.options.sessions = ["lint", "tests", "browser", "benchmarks_quick"]
 nox.options.reuse_venv = "yes"
 nox.options.error_on_missing_interpreters = True
 
+# Python, Django, and the SeaweedFS the suite starts: "mini" or "cluster".
 MATRIX = [
-    ("3.11", "5.2"),
-    ("3.11", "4.2"),
-    ("3.13", "6.1"),
+    ("3.11", "5.2", "mini"),
+    ("3.11", "4.2", "mini"),
+    ("3.13", "6.1", "cluster"),
 ]
 # The oldest line also runs on the lowest versions pyproject.toml accepts of what the wire layer
 # builds on; the others get the newest.
@@ -35,11 +42,16 @@ def lint(session: nox.Session) -> None:
 
 
 @nox.session
-@nox.parametrize(("python", "django"), MATRIX, ids=[f"py{p}-django{d}" for p, d in MATRIX])
-def tests(session: nox.Session, django: str) -> None:
+@nox.parametrize(
+    ("python", "django", "server"),
+    MATRIX,
+    ids=[f"py{p}-django{d}" + ("-cluster" if s == "cluster" else "") for p, d, s in MATRIX],
+)
+def tests(session: nox.Session, django: str, server: str) -> None:
     session.install("-e", ".[test]", f"django~={django}.0", *LOWEST.get(django, []))
+    session.env["ASYNC_MINIO_TEST_SERVER"] = server
     # The slow tests that do not depend on Django or dependency versions run on the first line.
-    once = [] if (session.python, django) == MATRIX[0] else ["-m", "not once"]
+    once = [] if (session.python, django, server) == MATRIX[0] else ["-m", "not once"]
     session.run("python", "-m", "pip", "list", "--format=freeze", silent=False)
     session.run(
         "pytest",

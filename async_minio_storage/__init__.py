@@ -8,7 +8,6 @@ from .errors import MinioStorageError
 from .errors import StorageRequestError
 from .errors import StorageUnavailable
 from .files import AsyncMinioFile
-from .files import MinioFile
 from .health import MinioServerStatus
 from .models import get_iso_date
 from .names import iso_date_prefix
@@ -17,6 +16,7 @@ from .staticfiles import MinioManifestStaticStorage
 from .staticfiles import MinioStaticStorage
 from .storage import MinioBackend
 from .storage import MinioStorage
+from .sync_files import MinioFile
 
 __version__ = "0.1.0"
 

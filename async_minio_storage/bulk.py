@@ -49,6 +49,23 @@ async def list_objects(
             yield listed
 
 
+async def list_directory(
+    connection: Connection, bucket: str, prefix: str
+) -> tuple[list[str], list[str]]:
+    """``(directories, files)`` directly under ``prefix`` (a ``names.directory_prefix``),
+    relative to it: Django's ``listdir``, from one delimited listing read page after page.
+    Directory markers (keys ending in ``/``, the prefix's own included) are not files."""
+    directories: list[str] = []
+    files: list[str] = []
+    async for page in list_pages(connection, bucket, prefix=prefix, delimiter="/"):
+        directories.extend(sub[len(prefix) :].rstrip("/") for sub in page.prefixes)
+        for listed in page.objects:
+            relative = listed.key[len(prefix) :]
+            if relative and not listed.is_directory_marker:
+                files.append(relative)
+    return directories, files
+
+
 def batches(items: Sequence[T], size: int = DELETE_BATCH) -> Iterator[Sequence[T]]:
     """``items`` in consecutive slices of at most ``size``."""
     for start in range(0, len(items), size):

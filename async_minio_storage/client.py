@@ -33,6 +33,8 @@ import aiohttp
 import certifi
 
 from .config import ConnectionSettings
+from .credentials import SourceProvider
+from .credentials import source_for
 from .wire import Client
 from .wire.miniopy import without_silent_resends
 
@@ -73,8 +75,7 @@ _clients = weakref.WeakKeyDictionary()
 # The suspended generators that close each loop's clients; kept here so they are not collected.
 _closers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncGenerator[None]]
 _closers = weakref.WeakKeyDictionary()
-# Objects inherited from the parent process across fork(): kept alive and never touched, because
-# collecting them would close sockets and loops that belong to the parent.
+# In a forked child: the parent's closers, kept alive and never run (see forget_parent_clients).
 _inherited_from_parent: list[object] = []
 
 _ssl_contexts: dict[tuple[str | None, bool], ssl.SSLContext] = {}
@@ -127,12 +128,15 @@ def _connect(settings: ConnectionSettings, ssl_context: ssl.SSLContext | None) -
         )
     minio = Client(
         settings.endpoint,
-        access_key=settings.access_key,
-        secret_key=settings.secret_key,
         secure=settings.use_https,
         region=settings.region,
         session=session,
+        credentials=SourceProvider(source_for(settings)),
     )
+    if settings.addressing == "virtual":
+        minio.enable_virtual_style_endpoint()  # type: ignore[no-untyped-call]
+    elif settings.addressing == "path":
+        minio.disable_virtual_style_endpoint()  # type: ignore[no-untyped-call]
     return Connection(
         settings,
         minio,
@@ -186,17 +190,23 @@ async def aclose_clients() -> None:
         await closer.aclose()
 
 
-def keep_inherited(thing: object) -> None:
-    """Keep an object inherited across ``fork()`` alive, so that collecting it never closes
-    a socket or loop that still belongs to the parent."""
-    _inherited_from_parent.append(thing)
+def forget_parent_clients() -> list[tuple[asyncio.AbstractEventLoop, list[Connection]]]:
+    """In a forked child: start with no clients, and hand back the parent's, by loop.
 
+    The caller (``sync_edge``, right after the fork) disowns the sessions and loops returned:
+    they must never be closed in the child, which shares their sockets and epoll sets with the
+    parent. Nothing here closes anything.
 
-def forget_parent_clients() -> None:
-    """In a forked child: start with no clients, without touching the parent's."""
+    The parent's closers are kept alive rather than collected: a collected closer would schedule
+    its ``finally`` on its loop, and a child that runs that loop again would then close its own
+    new clients of it. Kept, a closer runs only if the child shuts that loop's async generators
+    down, when closing the child's clients of the loop is what is wanted.
+    """
     global _clients, _closers, _registry_lock
     # The lock may have been held by a thread of the parent that does not exist here.
     _registry_lock = threading.Lock()
-    keep_inherited((_clients, _closers))
+    inherited = [(loop, list(clients.values())) for loop, clients in _clients.items()]
+    _inherited_from_parent.extend(_closers.values())
     _clients = weakref.WeakKeyDictionary()
     _closers = weakref.WeakKeyDictionary()
+    return inherited

@@ -1,7 +1,8 @@
 """Settings → one frozen configuration object.
 
-Every option is declared once, in ``OPTIONS``: the setting's name, its default and how its value
-is checked. A storage resolves each option from the first of these places that has it:
+Every option is declared once, in :data:`~async_minio_storage.options.OPTIONS`: the setting's
+name, its default, how its value is checked and the field of :class:`StorageConfig` it fills.
+A storage resolves each option from the first of these places that has it:
 
 1. the keyword arguments given to the storage (``STORAGES[alias]["OPTIONS"]`` arrive this way);
 2. ``STORAGES[storage_name]["OPTIONS"]`` of the storage's alias, so that a storage built by hand in
@@ -12,15 +13,14 @@ is checked. A storage resolves each option from the first of these places that h
 
 The result is a :class:`StorageConfig`, built once per storage and never mutated: nothing here
 appends to a settings list, and nothing does I/O. A bad value raises ``ImproperlyConfigured``
-naming the setting; the access and secret keys are never echoed back.
+naming the setting; credentials are never echoed back, and are
+:class:`~async_minio_storage.redacted.Secret` from the moment they are read, so that no frame
+of a traceback (Django's debug page, its error mails) shows them.
 """
 
 from __future__ import annotations
 
-import json
-import math
-import re
-from collections.abc import Callable
+import dataclasses
 from collections.abc import Iterator
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,27 +31,52 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.views.decorators.debug import sensitive_variables
+from miniopy_async.credentials.providers import Provider
 
-DEFAULT_MEDIA_BUCKET = "auto-generated-bucket-media-files"
-DEFAULT_STATIC_BUCKET = "auto-generated-bucket-static-files"  # django-minio-backend's
-MIN_PART_SIZE = 5 * 1024 * 1024
-MAX_PART_SIZE = 5 * 1024 * 1024 * 1024
-MAX_URL_EXPIRY = timedelta(days=7)
-MIN_URL_EXPIRY = timedelta(seconds=1)
+from .option_values import DEFAULT_MEDIA_BUCKET
+from .option_values import DEFAULT_STATIC_BUCKET
+from .option_values import MAX_URL_EXPIRY
+from .option_values import MIN_URL_EXPIRY
+from .option_values import SECRET_SETTINGS
+from .option_values import InvalidSetting
+from .option_values import MissingSetting
+from .option_values import is_valid_bucket_name
+from .options import OPTION_NAMES
+from .options import OPTIONS
+from .options import Option
+from .redacted import Secret
+from .redacted import secret
 
-_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_IPV4_ADDRESS = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
-_HOST_PORT = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(:(?P<port>\d{1,5}))?$")
+__all__ = [
+    "DEFAULT_MEDIA_BUCKET",
+    "DEFAULT_STATIC_BUCKET",
+    "MAX_URL_EXPIRY",
+    "MIN_URL_EXPIRY",
+    "OPTIONS",
+    "ConnectionSettings",
+    "InvalidSetting",
+    "MissingSetting",
+    "StorageConfig",
+    "find_problems",
+    "is_valid_bucket_name",
+    "reject_unknown_options",
+    "resolve_config",
+    "strip_default_port",
+]
 
 
 @dataclass(frozen=True)
 class ConnectionSettings:
-    """What a client for the internal endpoint is built from: equal settings share a client."""
+    """What a client for the internal endpoint is built from: equal settings share a client.
+
+    Its fields are those of :class:`StorageConfig` with the same names.
+    """
 
     endpoint: str
     use_https: bool
-    access_key: str = field(repr=False)
-    secret_key: str = field(repr=False)
+    access_key: str | None = field(repr=False)
+    secret_key: Secret | None = field(repr=False)
     region: str
     connect_timeout: float
     read_timeout: float
@@ -60,19 +85,26 @@ class ConnectionSettings:
     operation_timeout: float = 20.0
     ca_bundle: str | None = None
     cert_check: bool = True
+    session_token: Secret | None = field(default=None, repr=False)
+    credentials: Provider | None = field(default=None, repr=False)
+    addressing: str = "auto"
 
 
 @dataclass(frozen=True)
 class StorageConfig:
-    """Every resolved option of one storage. Immutable; the secret never appears in its repr."""
+    """Every resolved option of one storage, one field per row of ``OPTIONS`` (a test keeps
+    them equal). Immutable; credentials never appear in its repr."""
 
     endpoint: str
     external_endpoint: str
     use_https: bool
     external_use_https: bool
-    access_key: str = field(repr=False)
-    secret_key: str = field(repr=False)
+    access_key: str | None = field(repr=False)
+    secret_key: Secret | None = field(repr=False)
+    session_token: Secret | None = field(repr=False)
+    credentials: Provider | None = field(repr=False)
     region: str
+    addressing: str
     url_expiry: timedelta
     consistency_check_on_start: bool
     private_buckets: tuple[str, ...]
@@ -97,18 +129,10 @@ class StorageConfig:
     @cached_property
     def connection(self) -> ConnectionSettings:
         return ConnectionSettings(
-            endpoint=self.endpoint,
-            use_https=self.use_https,
-            access_key=self.access_key,
-            secret_key=self.secret_key,
-            region=self.region,
-            connect_timeout=self.connect_timeout,
-            read_timeout=self.read_timeout,
-            max_connections=self.max_connections,
-            retry_attempts=self.retry_attempts,
-            operation_timeout=self.operation_timeout,
-            ca_bundle=self.ca_bundle,
-            cert_check=self.cert_check,
+            **{
+                connection_field.name: getattr(self, connection_field.name)
+                for connection_field in dataclasses.fields(ConnectionSettings)
+            }
         )
 
     @property
@@ -116,6 +140,17 @@ class StorageConfig:
         """``scheme://host[:port]`` that browsers use: the host URLs are built and signed for."""
         scheme = "https" if self.external_use_https else "http"
         return f"{scheme}://{strip_default_port(self.external_endpoint, self.external_use_https)}"
+
+    def virtual_host(self, bucket_name: str) -> bool:
+        """Whether browser URLs put the bucket in the host name (``MINIO_ADDRESSING``): always
+        for ``"virtual"``, never for ``"path"``; for ``"auto"``, on AWS S3's own hosts, unless
+        a dot in the bucket's name would not match the certificate's ``*.`` name."""
+        if self.addressing != "auto":
+            return self.addressing == "virtual"
+        host = self.external_endpoint.rsplit(":", 1)[0].lower()
+        return host.endswith(".amazonaws.com") and not (
+            self.external_use_https and "." in bucket_name
+        )
 
     def is_public(self, bucket_name: str) -> bool:
         """Listed in ``MINIO_PUBLIC_BUCKETS``, or the static bucket and not listed in
@@ -125,282 +160,19 @@ class StorageConfig:
         )
 
 
-class InvalidSetting(ImproperlyConfigured):
-    """A setting with a bad value. ``check_id`` is the id of the system check that reports it."""
-
-    def __init__(self, message: str, check_id: str = "async_minio_storage.E007") -> None:
-        super().__init__(message)
-        self.check_id = check_id
-
-
-class MissingSetting(InvalidSetting):
-    def __init__(self, name: str) -> None:
-        super().__init__(f"{name} is required and is not set.", "async_minio_storage.E001")
-
-
-# --- value checks: each takes the setting's name and raw value and returns the clean value ---
-
-
-def _fail(name: str, expected: str, value: Any, *, secret: bool = False) -> ImproperlyConfigured:
-    shown = f"a value of type {type(value).__name__}" if secret else repr(value)
-    return ImproperlyConfigured(f"{name} must be {expected}; got {shown}.")
-
-
-def _required_text(name: str, value: Any) -> str:
-    if value is None or value == "":
-        raise MissingSetting(name)
-    if not isinstance(value, str) or not value.strip():
-        raise _fail(name, "a non-empty string", value, secret=name in SECRET_SETTINGS)
-    return value
-
-
-def _optional_text(name: str, value: Any) -> str | None:
-    return None if value is None or value == "" else _required_text(name, value)
-
-
-def _header_value(name: str, value: Any) -> str | None:
-    text = _optional_text(name, value)
-    if text is not None and not text.isprintable():
-        raise ImproperlyConfigured(f"{name} must be one line of printable text; got {text!r}.")
-    return text
-
-
-def _endpoint(name: str, value: Any) -> str:
-    text = _required_text(name, value).strip()
-    if "://" in text:
-        raise ImproperlyConfigured(
-            f"{name} must be 'host' or 'host:port' without a scheme; got {text!r}. "
-            "Choose http or https with MINIO_USE_HTTPS / MINIO_EXTERNAL_ENDPOINT_USE_HTTPS."
-        )
-    if "/" in text:
-        raise ImproperlyConfigured(
-            f"{name} must be 'host' or 'host:port' without a path; got {text!r}. "
-            "Signed URLs cover the host only, so a path prefix cannot be signed."
-        )
-    match = _HOST_PORT.match(text)
-    if match is None or (match["port"] is not None and not 0 < int(match["port"]) < 65536):
-        raise ImproperlyConfigured(f"{name} must be 'host' or 'host:port'; got {text!r}.")
-    return text
-
-
-def _optional_endpoint(name: str, value: Any) -> str | None:
-    return None if value is None or value == "" else _endpoint(name, value)
-
-
-def _flag(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise _fail(name, "True or False", value)
-    return value
-
-
-def _optional_flag(name: str, value: Any) -> bool | None:
-    return None if value is None else _flag(name, value)
-
-
-def _url_expiry(name: str, value: Any) -> timedelta:
-    if isinstance(value, bool) or not isinstance(value, timedelta | int | float):
-        raise _fail(name, "a datetime.timedelta (or a number of hours)", value)
-    try:
-        expiry = value if isinstance(value, timedelta) else timedelta(hours=value)
-    except (OverflowError, ValueError):  # hours beyond timedelta's range, or NaN
-        expiry = None
-    if expiry is None or not MIN_URL_EXPIRY <= expiry <= MAX_URL_EXPIRY:
-        raise ImproperlyConfigured(
-            f"{name} must be between 1 second and 7 days (the S3 presigning limit); got {value!r}."
-        )
-    return expiry
-
-
-def is_valid_bucket_name(name: str) -> bool:
-    """The S3 bucket naming rules that MinIO enforces."""
-    return (
-        bool(_BUCKET_NAME.match(name))
-        and ".." not in name
-        and ".-" not in name
-        and "-." not in name
-        and not _IPV4_ADDRESS.match(name)
-    )
-
-
-def _bucket_name(name: str, value: Any) -> str:
-    text = _required_text(name, value)
-    if not is_valid_bucket_name(text):
-        raise ImproperlyConfigured(
-            f"{name} holds {text!r}, which is not a valid bucket name: use 3-63 lowercase letters, "
-            "digits, dots and hyphens, starting and ending with a letter or digit."
-        )
-    return text
-
-
-def _bucket_list(name: str, value: Any) -> tuple[str, ...]:
-    if isinstance(value, str) or not isinstance(value, list | tuple | set | frozenset):
-        raise _fail(name, "a list of bucket names", value)
-    return tuple(_bucket_name(name, item) for item in value)
-
-
-def _policy_hooks(name: str, value: Any) -> tuple[tuple[str, str], ...]:
-    if isinstance(value, str) or not isinstance(value, list | tuple):
-        raise _fail(name, "a list of (bucket_name, policy_dict) tuples", value)
-    hooks = []
-    for item in value:
-        if not (
-            isinstance(item, list | tuple)
-            and len(item) == 2
-            and isinstance(item[0], str)
-            and isinstance(item[1], dict)
-        ):
-            raise ImproperlyConfigured(
-                f"{name} must be a list of (bucket_name, policy_dict) tuples; one item is {item!r}."
-            )
-        hooks.append((_bucket_name(name, item[0]), json.dumps(item[1])))
-    return tuple(hooks)
-
-
-def _positive_number(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
-        raise _fail(name, "a positive number of seconds", value)
-    return float(value)
-
-
-def _count(name: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise _fail(name, f"a whole number from {low} to {high}", value)
-    return value
-
-
-def _part_size(name: str, value: Any) -> int:
-    return _count(name, value, MIN_PART_SIZE, MAX_PART_SIZE)
-
-
-def _ignored(name: str, value: Any) -> None:
-    return None
-
-
-@dataclass(frozen=True)
-class Option:
-    """One setting: the name users write, its default and its check.
-
-    ``aliases`` are older names of the same setting, read at the same level as the name itself
-    (a keyword argument under an old name still wins over a global under the new one).
-    """
-
-    setting: str
-    default: Any
-    check: Callable[[str, Any], Any]
-    help: str
-    aliases: tuple[str, ...] = ()
-    check_id: str = "async_minio_storage.E007"
-    required: bool = False
-
-
-def _between(low: int, high: int) -> Callable[[str, Any], int]:
-    def check(name: str, value: Any) -> int:
-        return _count(name, value, low, high)
-
-    return check
-
-
-OPTIONS: tuple[Option, ...] = (
-    Option(
-        "MINIO_ENDPOINT",
-        None,
-        _endpoint,
-        "host[:port] the server talks to",
-        check_id="async_minio_storage.E002",
-        required=True,
-    ),
-    Option(
-        "MINIO_EXTERNAL_ENDPOINT",
-        None,
-        _optional_endpoint,
-        "host[:port] in URLs for browsers",
-        check_id="async_minio_storage.E002",
-    ),
-    Option("MINIO_EXTERNAL_ENDPOINT_USE_HTTPS", None, _optional_flag, "https in browser URLs"),
-    Option("MINIO_ACCESS_KEY", None, _required_text, "access key", required=True),
-    Option("MINIO_SECRET_KEY", None, _required_text, "secret key", required=True),
-    Option("MINIO_USE_HTTPS", False, _flag, "https to MINIO_ENDPOINT"),
-    Option("MINIO_REGION", "us-east-1", _required_text, "region used to sign requests"),
-    Option(
-        "MINIO_URL_EXPIRY_HOURS",
-        timedelta(days=7),
-        _url_expiry,
-        "presigned URL lifetime",
-        check_id="async_minio_storage.E005",
-    ),
-    Option("MINIO_CONSISTENCY_CHECK_ON_START", False, _flag, "initialize buckets on start"),
-    Option(
-        "MINIO_PRIVATE_BUCKETS",
-        (),
-        _bucket_list,
-        "buckets with presigned URLs",
-        check_id="async_minio_storage.E004",
-    ),
-    Option(
-        "MINIO_PUBLIC_BUCKETS",
-        (),
-        _bucket_list,
-        "buckets served with plain URLs",
-        check_id="async_minio_storage.E004",
-    ),
-    Option(
-        "MINIO_POLICY_HOOKS",
-        (),
-        _policy_hooks,
-        "(bucket, policy) pairs to apply",
-        check_id="async_minio_storage.E006",
-    ),
-    Option(
-        "MINIO_MEDIA_FILES_BUCKET",
-        DEFAULT_MEDIA_BUCKET,
-        _bucket_name,
-        "bucket of MinioStorage()",
-        aliases=("MINIO_DEFAULT_BUCKET",),  # django-minio-backend 4.x
-        check_id="async_minio_storage.E004",
-    ),
-    Option(
-        "MINIO_STATIC_FILES_BUCKET",
-        DEFAULT_STATIC_BUCKET,
-        _bucket_name,
-        "static bucket",
-        check_id="async_minio_storage.E004",
-    ),
-    Option("MINIO_BUCKET_CHECK_ON_SAVE", False, _flag, "create a missing bucket before saving"),
-    Option("MINIO_CONNECT_TIMEOUT", 10.0, _positive_number, "seconds to connect"),
-    Option("MINIO_READ_TIMEOUT", 60.0, _positive_number, "seconds to wait for each read"),
-    Option("MINIO_MAX_CONNECTIONS", 10, _between(1, 10_000), "connections per event loop"),
-    Option("MINIO_RETRY_ATTEMPTS", 3, _between(1, 10), "attempts for a request that failed"),
-    Option(
-        "MINIO_OPERATION_TIMEOUT",
-        20.0,
-        _positive_number,
-        "seconds one operation may take, retries included",
-    ),
-    Option("MINIO_MULTIPART_THRESHOLD", 10 * 1024 * 1024, _part_size, "size that goes multipart"),
-    Option("MINIO_MULTIPART_PART_SIZE", 10 * 1024 * 1024, _part_size, "size of each part"),
-    Option("MINIO_MULTIPART_CONCURRENCY", 3, _between(1, 64), "parts uploaded at once"),
-    Option("MINIO_HEALTH_TIMEOUT", 3.0, _positive_number, "seconds a health probe may take"),
-    Option("MINIO_CA_BUNDLE", None, _optional_text, "CA certificates that sign the server's"),
-    Option("MINIO_CERT_CHECK", True, _flag, "verify the server's TLS certificate"),
-    Option("MINIO_CACHE_CONTROL", None, _header_value, "Cache-Control stored with new objects"),
-    # Accepted so that django-minio-backend settings files keep working; they have no effect
-    # here: uploads always stream, url() costs no request, and the HTTP client is aiohttp's.
-    Option("MINIO_MULTIPART_UPLOAD", None, _ignored, "no effect"),
-    Option("MINIO_URL_CACHING_ENABLED", None, _ignored, "no effect"),
-    Option("MINIO_URL_CACHE_TIMEOUT", None, _ignored, "no effect"),
-    Option("MINIO_URL_CACHE_PREFIX", None, _ignored, "no effect"),
-    Option("MINIO_HTTP_CLIENT", None, _ignored, "no effect"),
-)
-OPTION_NAMES = frozenset(name for option in OPTIONS for name in (option.setting, *option.aliases))
-SECRET_SETTINGS = frozenset({"MINIO_ACCESS_KEY", "MINIO_SECRET_KEY"})
-
-
 def _alias_options(storage_name: str) -> Mapping[str, Any]:
     storages = getattr(settings, "STORAGES", None) or {}
     alias = storages.get(storage_name) or {}
     options = alias.get("OPTIONS") or {}
     # Only MINIO_* keys: the alias may belong to another backend whose options mean nothing here.
-    return {key: value for key, value in options.items() if key in OPTION_NAMES}
+    return redact({key: value for key, value in options.items() if key in OPTION_NAMES})
+
+
+def redact(options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` with every credential made a :class:`Secret`."""
+    return {
+        name: secret(value) if name in SECRET_SETTINGS else value for name, value in options.items()
+    }
 
 
 class _GlobalSettings(Mapping[str, Any]):
@@ -408,9 +180,10 @@ class _GlobalSettings(Mapping[str, Any]):
 
     def __getitem__(self, name: str) -> Any:
         try:
-            return getattr(settings, name)
+            value = getattr(settings, name)
         except AttributeError:
             raise KeyError(name) from None
+        return secret(value) if name in SECRET_SETTINGS else value
 
     def __iter__(self) -> Iterator[str]:
         return (name for name in OPTION_NAMES if hasattr(settings, name))
@@ -451,7 +224,7 @@ def _resolve_values(
         reject_unknown_options(options)
     except InvalidSetting as problem:
         report(problem)
-    levels = (options, _alias_options(storage_name), _GlobalSettings())
+    levels = (redact(options), _alias_options(storage_name), _GlobalSettings())
     values: dict[str, Any] = {}
     for option in OPTIONS:
         name, raw = _first_given(option, levels)
@@ -466,6 +239,10 @@ def _resolve_values(
             report(problem)
         except ImproperlyConfigured as problem:
             report(InvalidSetting(str(problem), option.check_id))
+    if values.get("MINIO_CREDENTIALS") is None:  # else the provider gives the keys
+        for name in ("MINIO_ACCESS_KEY", "MINIO_SECRET_KEY"):
+            if name in values and values[name] is None:
+                report(MissingSetting(name))
     both = sorted(
         set(values.get("MINIO_PRIVATE_BUCKETS") or ())
         & set(values.get("MINIO_PUBLIC_BUCKETS") or ())
@@ -481,6 +258,7 @@ def _resolve_values(
     return values
 
 
+@sensitive_variables()
 def find_problems(
     options: Mapping[str, Any], storage_name: str = "default"
 ) -> list[InvalidSetting]:
@@ -490,40 +268,17 @@ def find_problems(
     return problems
 
 
+@sensitive_variables()
 def resolve_config(options: Mapping[str, Any], storage_name: str = "default") -> StorageConfig:
     """Build the configuration of one storage from its options, its alias and the settings."""
     values = _resolve_values(options, storage_name, None)
-    use_https = values["MINIO_USE_HTTPS"]
-    external_use_https = values["MINIO_EXTERNAL_ENDPOINT_USE_HTTPS"]
-    return StorageConfig(
-        endpoint=values["MINIO_ENDPOINT"],
-        external_endpoint=values["MINIO_EXTERNAL_ENDPOINT"] or values["MINIO_ENDPOINT"],
-        use_https=use_https,
-        external_use_https=use_https if external_use_https is None else external_use_https,
-        access_key=values["MINIO_ACCESS_KEY"],
-        secret_key=values["MINIO_SECRET_KEY"],
-        region=values["MINIO_REGION"],
-        url_expiry=values["MINIO_URL_EXPIRY_HOURS"],
-        consistency_check_on_start=values["MINIO_CONSISTENCY_CHECK_ON_START"],
-        private_buckets=values["MINIO_PRIVATE_BUCKETS"],
-        public_buckets=values["MINIO_PUBLIC_BUCKETS"],
-        policy_hooks=values["MINIO_POLICY_HOOKS"],
-        media_bucket=values["MINIO_MEDIA_FILES_BUCKET"],
-        static_bucket=values["MINIO_STATIC_FILES_BUCKET"],
-        bucket_check_on_save=values["MINIO_BUCKET_CHECK_ON_SAVE"],
-        connect_timeout=values["MINIO_CONNECT_TIMEOUT"],
-        read_timeout=values["MINIO_READ_TIMEOUT"],
-        max_connections=values["MINIO_MAX_CONNECTIONS"],
-        retry_attempts=values["MINIO_RETRY_ATTEMPTS"],
-        operation_timeout=values["MINIO_OPERATION_TIMEOUT"],
-        ca_bundle=values["MINIO_CA_BUNDLE"],
-        cert_check=values["MINIO_CERT_CHECK"],
-        multipart_threshold=values["MINIO_MULTIPART_THRESHOLD"],
-        multipart_part_size=values["MINIO_MULTIPART_PART_SIZE"],
-        multipart_concurrency=values["MINIO_MULTIPART_CONCURRENCY"],
-        health_timeout=values["MINIO_HEALTH_TIMEOUT"],
-        cache_control=values["MINIO_CACHE_CONTROL"],
-    )
+    fields = {option.field: values[option.setting] for option in OPTIONS if option.field}
+    if fields["credentials"] is not None:  # keys from the provider only, never these
+        fields.update(access_key=None, secret_key=None, session_token=None)
+    fields["external_endpoint"] = fields["external_endpoint"] or fields["endpoint"]
+    if fields["external_use_https"] is None:
+        fields["external_use_https"] = fields["use_https"]
+    return StorageConfig(**fields)
 
 
 def strip_default_port(endpoint: str, use_https: bool) -> str:

@@ -10,7 +10,8 @@ features browsers and download managers rely on work as they do for a static fil
 - ``ETag`` and ``Last-Modified``; ``If-None-Match`` / ``If-Modified-Since`` answer 304 and
   ``If-Match`` / ``If-Unmodified-Since`` answer 412 (Django's ``get_conditional_response``);
 - a single ``Range`` (first-last, first-, or a suffix -n) answers 206 with ``Content-Range``, an
-  unsatisfiable one 416, and ``If-Range`` falls back to the whole object when it has changed;
+  unsatisfiable one 416, and ``If-Range`` falls back to the whole object when it has changed
+  (the rules are in :mod:`~async_minio_storage.ranges`);
 - ``HEAD`` answers the headers without reading the object;
 - a client that goes away cancels the read (Django 5.0+ under ASGI notices disconnects) and the
   connection goes back to the pool.
@@ -31,12 +32,10 @@ from __future__ import annotations
 import functools
 import inspect
 import os
-import re
 from collections.abc import AsyncIterator
 from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 from typing import ClassVar
 
@@ -51,13 +50,16 @@ from django.http import StreamingHttpResponse
 from django.utils.cache import get_conditional_response
 from django.utils.http import content_disposition_header
 from django.utils.http import http_date
-from django.utils.http import parse_http_date_safe
 from django.views import View
 
 from .files import ObjectChanged
 from .files import ObjectInfo
 from .files import ObjectReader
 from .names import object_key
+from .ranges import ByteRange
+from .ranges import Unsatisfiable
+from .ranges import if_range_holds
+from .ranges import requested_range
 from .registry import minio_storage
 from .storage import MinioStorage
 from .sync_edge import run_sync
@@ -80,67 +82,6 @@ ACTIVE_CONTENT_TYPES = frozenset(
         "text/javascript",
     }
 )
-
-_RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class ByteRange:
-    """Bytes ``[start, stop)`` of an object of ``size`` bytes."""
-
-    start: int
-    stop: int
-    size: int
-
-    @property
-    def content_range(self) -> str:
-        return f"bytes {self.start}-{self.stop - 1}/{self.size}"
-
-
-class Unsatisfiable(Exception):
-    """The ``Range`` asks for no byte of the object: the answer is 416."""
-
-
-def requested_range(header: str | None, size: int) -> ByteRange | None:
-    """The byte range a ``Range`` header asks for, ``None`` to send the whole object.
-
-    Follows RFC 9110 section 14: a header that is not a single ``bytes`` range is ignored (the
-    whole object is a valid answer to any ``Range``); an end past the object is cut to it; a
-    range that starts past the end, or a zero or empty suffix, raises :class:`Unsatisfiable`.
-    """
-    match = _RANGE.match(header or "")
-    if match is None:
-        return None  # absent, malformed, another unit, or several ranges
-    first, last = match.groups()
-    if not first:
-        if not last:
-            return None
-        suffix = int(last)
-        if suffix == 0 or size == 0:
-            raise Unsatisfiable
-        return ByteRange(max(size - suffix, 0), size, size)
-    start = int(first)
-    if last and int(last) < start:
-        return None  # invalid: ignored, as the RFC says
-    if start >= size:
-        raise Unsatisfiable
-    stop = min(int(last) + 1, size) if last else size
-    return ByteRange(start, stop, size)
-
-
-def _if_range_holds(request: HttpRequest, info: ObjectInfo) -> bool:
-    """``If-Range``: use the ``Range`` only if the client's copy is still the current one."""
-    validator = request.headers.get("If-Range")
-    if validator is None:
-        return True
-    if validator.startswith('"'):  # an entity tag: strong comparison
-        return info.quoted_etag is not None and validator == info.quoted_etag
-    timestamp = parse_http_date_safe(validator)
-    return (
-        timestamp is not None
-        and info.last_modified is not None
-        and timestamp == int(info.last_modified.timestamp())
-    )
 
 
 class ObjectStream:
@@ -325,7 +266,7 @@ async def _answer(
         refused["Content-Range"] = f"bytes */{info.size}"
         refused["Accept-Ranges"] = "bytes"
         return refused
-    if byte_range is not None and not _if_range_holds(request, info):
+    if byte_range is not None and not if_range_holds(request, info):
         byte_range = None
 
     if request.method == "HEAD":

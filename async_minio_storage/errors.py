@@ -8,7 +8,8 @@ Everything else that goes wrong talking to the object store is a :class:`MinioSt
   did not answer in time, or answered 5xx to every attempt. Never mistaken for "the file does
   not exist".
 - :class:`StorageRequestError`: the server answered with an error (``code`` and ``status`` say
-  which), for example ``AccessDenied``.
+  which), for example ``AccessDenied``; :class:`WrongRegion` when it expects requests
+  signed for another region than ``MINIO_REGION``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,15 @@ class StorageUnavailable(MinioStorageError, ConnectionError):
 
 class StorageRequestError(MinioStorageError):
     """The object store refused a request (a 4xx answer, or one an S3 client cannot read)."""
+
+
+class WrongRegion(StorageRequestError):
+    """The server expects another region than ``MINIO_REGION``; ``expected`` is the region it
+    named (None if it did not say)."""
+
+    def __init__(self, message: str, *, expected: str | None, code: str | None, status: int | None):
+        super().__init__(message, code=code, status=status)
+        self.expected = expected
 
 
 class ObjectChanged(StorageRequestError):

@@ -1,5 +1,5 @@
-"""Reading objects: a streaming reader, the async file of ``aopen()`` and the sync file of
-``open()``.
+"""Reading objects: a streaming reader and the async file of ``aopen()`` (the sync file of
+``open()`` is in ``sync_files``, over the same reader).
 
 Both files stream: bytes are fetched as they are read, never the whole object up front, so
 memory stays flat whatever the object's size. Both are seekable: seeking drops the current
@@ -17,16 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import os
 from collections.abc import AsyncIterator
 from datetime import datetime
 from types import TracebackType
-from typing import IO
 from typing import TYPE_CHECKING
-from typing import Any
 from typing import Self
-from typing import cast
 
 from aiohttp import ClientResponse
 from django.core.files.base import File
@@ -36,11 +32,10 @@ from .client import get_connection
 from .config import ConnectionSettings
 from .errors import ObjectChanged
 from .errors import StorageUnavailable
-from .sync_edge import run_sync
 from .wire import ObjectRecord
 
 if TYPE_CHECKING:
-    from .storage import MinioStorage
+    pass
 
 DEFAULT_CHUNK_SIZE = File.DEFAULT_CHUNK_SIZE
 
@@ -52,7 +47,7 @@ else:
 
 # What ``storage.stat()`` returns and download views are given: the wire layer's one record.
 ObjectInfo = ObjectRecord
-__all__ = ["AsyncMinioFile", "MinioFile", "ObjectChanged", "ObjectInfo", "ObjectReader"]
+__all__ = ["AsyncMinioFile", "ObjectChanged", "ObjectInfo", "ObjectReader"]
 
 
 class ObjectReader:
@@ -311,97 +306,3 @@ class AsyncMinioFile:
 
     def __repr__(self) -> str:
         return f"<AsyncMinioFile: {self.name}>"
-
-
-class SyncObjectStream(io.RawIOBase):
-    """A raw, seekable, read-only byte stream over an :class:`ObjectReader` for sync code."""
-
-    def __init__(self, reader: ObjectReader) -> None:
-        super().__init__()
-        self._reader = reader
-
-    @property
-    def size(self) -> int:
-        return self._reader.size
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        self._checkClosed()
-        return run_sync(self._reader.read, size)
-
-    def readall(self) -> bytes:
-        return self.read(-1)
-
-    def readinto(self, buffer: Any) -> int:
-        self._checkClosed()
-        with memoryview(buffer) as view:
-            return run_sync(self._reader.readinto, view.cast("B"))
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        self._checkClosed()
-        return self._reader.seek(offset, whence)
-
-    def tell(self) -> int:
-        return self._reader.position
-
-    def close(self) -> None:
-        if not self.closed:
-            self._reader.drop_response()
-        super().close()
-
-
-# Sync reads go through the loop a buffer at a time: the sync edge costs a thread hop per
-# call, so small reads (Django's chunks are 64 KiB) are served from this buffer.
-SYNC_BUFFER_SIZE = 1024 * 1024
-
-
-def _buffered(reader: ObjectReader) -> IO[bytes]:
-    return cast(IO[bytes], io.BufferedReader(SyncObjectStream(reader), SYNC_BUFFER_SIZE))
-
-
-class MinioFile(_BytesFile):
-    """The file ``storage.open(name)`` returns: a read-only Django ``File`` that streams.
-
-    ``chunks()``, iteration and ``read(n)`` fetch bytes as they go, 1 MiB per trip through
-    the sync edge. Reopening a closed file (``file.open()``, as django-imagekit does) starts a
-    new stream.
-    """
-
-    def __init__(self, reader: ObjectReader, name: str, storage: MinioStorage) -> None:
-        super().__init__(_buffered(reader), name)
-        self._reader = reader
-        self._storage = storage
-        self._size = reader.size
-        self.mode = "rb"
-
-    @property
-    def content_type(self) -> str | None:
-        return self._reader.content_type
-
-    @property
-    def etag(self) -> str | None:
-        return self._reader.etag
-
-    @property
-    def last_modified(self) -> datetime | None:
-        return self._reader.last_modified
-
-    def open(self, mode: str | None = None, *args: Any, **kwargs: Any) -> Self:
-        if mode not in (None, "rb"):
-            raise ValueError(f"Objects are opened read-only ('rb'); got mode {mode!r}.")
-        if self.closed:
-            self._reader.seek(0)
-            self.file = _buffered(self._reader)
-        else:
-            self.seek(0)
-        return self
-
-    def write(self, *args: Any, **kwargs: Any) -> int:
-        raise io.UnsupportedOperation(
-            "Objects are opened read-only; save new content with storage.save()."
-        )

@@ -23,6 +23,7 @@ import time
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from typing import Any
 
 import aiohttp
@@ -32,6 +33,7 @@ from . import wire
 from .client import Connection
 from .client import get_connection
 from .config import ConnectionSettings
+from .config import StorageConfig
 from .errors import MinioStorageError
 from .errors import StorageUnavailable
 
@@ -278,3 +280,39 @@ def _failure(error: BaseException, endpoint: str) -> MinioServerStatus:
             detail = f"{endpoint} answered HTTP {error.status}."
         return MinioServerStatus(False, detail, error.status)
     return MinioServerStatus(False, f"{endpoint} failed: {type(cause).__name__}.")
+
+
+class HealthProbes:
+    """``MinioStorage``'s health probes (a mixin): the sync one runs the async one through
+    ``sync_edge``; both need the storage's ``config``, ``bucket_name`` and connection."""
+
+    if TYPE_CHECKING:
+
+        @property
+        def config(self) -> StorageConfig: ...
+
+        @property
+        def bucket_name(self) -> str: ...
+
+        async def _connection(self) -> Connection: ...
+
+    def is_minio_available(self, cluster: bool = False, write: bool = False) -> MinioServerStatus:
+        """Whether the server is up and this storage's bucket reachable (see ``health``)."""
+        return sync_edge.run_sync(self.ais_minio_available, cluster, write)
+
+    async def ais_minio_available(
+        self, cluster: bool = False, write: bool = False
+    ) -> MinioServerStatus:
+        """Probe the server and the bucket within ``MINIO_HEALTH_TIMEOUT``; never raises
+        for a server problem. ``cluster=True`` also asks MinIO for write quorum; ``write=True``
+        also writes and deletes a small object (under ``health.WRITE_PROBE_PREFIX``)."""
+        config = self.config
+        return await probe(
+            await self._connection(),
+            base_url=f"{'https' if config.use_https else 'http'}://{config.endpoint}",
+            bucket=self.bucket_name,
+            time_limit=config.health_timeout,
+            cluster=cluster,
+            write=write,
+            creates_bucket=config.bucket_check_on_save,
+        )

@@ -15,16 +15,22 @@ import weakref
 from collections.abc import Iterator
 from datetime import UTC
 from datetime import datetime
+from typing import TYPE_CHECKING
 from typing import Any
 
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import Storage
 from django.core.files.utils import validate_file_name
 
+if TYPE_CHECKING:
+    from .storage import MinioStorage
+
 # C0 controls, DEL and C1 controls (U+0080-U+009F): Unicode's category Cc, every one of them.
 _CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 MAX_KEY_BYTES = 1024  # S3's limit for a whole key
 MAX_SEGMENT_BYTES = 255  # MinIO's limit for each "/"-separated part (it stores them as paths)
+# Stop looking for a free name after this many conditional writes were refused.
+MAX_NAME_ATTEMPTS = 100
 
 
 def object_key(name: str | os.PathLike[str]) -> str:
@@ -105,6 +111,21 @@ def candidate_names(storage: Storage, name: str, max_length: int | None = None) 
                     )
                 name = os.path.join(dir_name, storage.get_alternative_name(file_root, file_ext))
         yield name
+
+
+def save_candidates(storage: MinioStorage, name: str, max_length: int | None) -> Iterator[str]:
+    """The keys a save of ``name`` tries in turn, as :func:`candidate_names` yields them.
+
+    Each is checked with :func:`object_key`. After :data:`MAX_NAME_ATTEMPTS` names were
+    refused as taken, ``FileExistsError``: a save never loops for ever.
+    """
+    for attempt, candidate in enumerate(candidate_names(storage, name, max_length)):
+        if attempt == MAX_NAME_ATTEMPTS:
+            raise FileExistsError(
+                f"Gave up saving {name!r} in bucket {storage.bucket_name!r} after "
+                f"{MAX_NAME_ATTEMPTS} names were refused as taken."
+            )
+        yield object_key(candidate)
 
 
 def iso_date_prefix(instance: Any, filename: str) -> str:

@@ -1,7 +1,9 @@
 """The URLs of objects: plain ones for public buckets, presigned GETs for the others.
 
 Pure computation, no request and no loop: ``url()`` is called from templates, on any thread,
-inside async views too, hundreds of times a page.
+inside async views too, hundreds of times a page. With ``MINIO_CREDENTIALS`` it signs with the
+provider's current keys, which are refreshed in the background before they expire (see
+``credentials``); a presigned URL is valid until its expiry or the keys', whichever is first.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from datetime import timedelta
 from .config import MAX_URL_EXPIRY
 from .config import MIN_URL_EXPIRY
 from .config import StorageConfig
+from .credentials import Identity
+from .credentials import source_for
 from .signing import presign_url
 from .signing import public_url
 
@@ -24,21 +28,27 @@ def object_url(
     public: bool,
     expire: timedelta | float | None,
     parameters: Mapping[str, str] | None,
+    identity: Identity | None = None,
 ) -> str:
     """The URL of ``key``: plain when ``public`` and without ``parameters``, else presigned
-    for the external endpoint, valid for ``expire`` (default ``MINIO_URL_EXPIRY_HOURS``)."""
+    for the external endpoint, valid for ``expire`` (default ``MINIO_URL_EXPIRY_HOURS``),
+    signed with ``identity`` (default: the current keys, see ``credentials``)."""
+    virtual_host = config.virtual_host(bucket)
     if public and not parameters:
-        return public_url(config.external_base_url, bucket, key)
+        return public_url(config.external_base_url, bucket, key, virtual_host)
+    identity = identity or source_for(config.connection).current_sync()
     return presign_url(
         method="GET",
         base_url=config.external_base_url,
         bucket=bucket,
         key=key,
         region=config.region,
-        access_key=config.access_key,
-        secret_key=config.secret_key,
+        access_key=identity.access_key,
+        secret_key=identity.secret_key,
+        session_token=identity.session_token,
         expires=url_expiry(expire, default=config.url_expiry),
         query=_checked_parameters(parameters),
+        virtual_host=virtual_host,
     )
 
 

@@ -27,6 +27,9 @@ Losing a referenced object is the one mistake that cannot be undone, so:
 - a failed listing deletes nothing in its bucket, and every failure is reported: nothing is
   swallowed.
 
+Which buckets are cleaned, and what their rows refer to, is found in
+:mod:`~async_minio_storage.orphan_targets`; its names are importable from here too.
+
 Incomplete multipart uploads are not objects and are not judged here: the command's
 ``--incomplete-uploads`` pass is in :mod:`~async_minio_storage.uploads_cleanup`.
 
@@ -42,8 +45,6 @@ import asyncio
 import enum
 from collections.abc import AsyncIterator
 from collections.abc import Callable
-from collections.abc import Iterable
-from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -53,22 +54,20 @@ from datetime import datetime
 from datetime import timedelta
 from typing import Any
 
-from django.apps import apps
-from django.core.exceptions import SuspiciousFileOperation
-from django.db import models
-from django.db import router
-
 from .bulk import batches
 from .bulk import delete_batch
 from .bulk import list_objects
 from .client import Connection
 from .client import get_connection
-from .config import ConnectionSettings
-from .consistency import configured_storages
 from .errors import MinioStorageError
-from .names import object_key
-from .staticfiles import MinioStaticStorage
-from .storage import MinioStorage
+from .orphan_targets import BucketTarget
+from .orphan_targets import FileFieldRef
+from .orphan_targets import SkippedBucket
+from .orphan_targets import find_targets
+from .orphan_targets import minio_file_fields
+from .orphan_targets import read_references
+from .orphan_targets import reference_key
+from .orphan_targets import static_buckets
 from .wire import ObjectRecord
 from .wire import is_directory_marker
 
@@ -77,6 +76,30 @@ DEFAULT_MIN_AGE = timedelta(hours=1)
 # the listings of other buckets still get a turn.
 DELETE_BATCHES_AT_ONCE = 4
 PROGRESS_EVERY = 10_000  # keys listed between two progress lines
+
+# The names of orphan_targets are re-exported: the command and uploads_cleanup import them here.
+__all__ = [
+    "DEFAULT_MIN_AGE",
+    "DELETE_BATCHES_AT_ONCE",
+    "PROGRESS_EVERY",
+    "BucketReport",
+    "BucketTarget",
+    "FileFieldRef",
+    "Inventory",
+    "Judgement",
+    "SkippedBucket",
+    "Verdict",
+    "aclean_orphans",
+    "clean_bucket",
+    "delete_orphans",
+    "find_targets",
+    "list_bucket",
+    "minio_file_fields",
+    "read_references",
+    "reference_key",
+    "static_buckets",
+    "verdict",
+]
 
 # --- what an orphan is ---------------------------------------------------------------------
 
@@ -101,22 +124,6 @@ def verdict(stored: ObjectRecord, references: Mapping[str, str], cutoff: datetim
     if stored.last_modified is None or stored.last_modified > cutoff:
         return Verdict.TOO_NEW
     return Verdict.ORPHAN
-
-
-def reference_key(name: str | None) -> str | None:
-    """The object key a ``FileField`` value stands for, or None when it stands for none.
-
-    Empty values are fields without a file. A value the storage refuses as a name today may
-    still name an object an older release wrote (names with C1 control characters were
-    accepted until they were refused): it protects the key it would have been written under.
-    Protecting too much keeps an orphan; protecting too little deletes a file.
-    """
-    if not name:
-        return None
-    try:
-        return object_key(name)
-    except SuspiciousFileOperation:
-        return name.replace("\\", "/")
 
 
 @dataclass(frozen=True)
@@ -185,123 +192,6 @@ class Inventory:
             and key not in self.kept
         )
         return Judgement(referenced, too_new, orphans, missing)
-
-
-# --- where the references are ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FileFieldRef:
-    """A concrete ``FileField`` of a model, read through the model's base manager."""
-
-    model: type[models.Model]
-    field: models.FileField
-
-    @property
-    def label(self) -> str:
-        return f"{self.model._meta.label}.{self.field.name}"
-
-
-@dataclass
-class BucketTarget:
-    """A bucket of a server and every field that stores files in it.
-
-    Several storages (and several fields) may share a bucket: their references are pooled,
-    since an object is needed if any of them refers to it.
-    """
-
-    bucket: str
-    connection: ConnectionSettings
-    fields: list[FileFieldRef] = field(default_factory=list)
-
-    @property
-    def endpoint(self) -> str:
-        return self.connection.endpoint
-
-
-@dataclass(frozen=True)
-class SkippedBucket:
-    """A bucket some field stores in but that is never cleaned, and why."""
-
-    bucket: str
-    endpoint: str
-    field_label: str
-    reason: str
-
-
-def minio_file_fields() -> Iterator[tuple[FileFieldRef, MinioStorage]]:
-    """Every concrete ``FileField`` of every installed model whose storage is ours.
-
-    Each field is read from the model that defines it (``local_concrete_fields``), so a
-    multi-table child does not read its parent's table again; proxies share their model's table.
-    ``field.storage`` is the storage instance even when the field was given a callable.
-    """
-    for model in apps.get_models():
-        if model._meta.proxy:
-            continue
-        for model_field in model._meta.local_concrete_fields:
-            if isinstance(model_field, models.FileField) and isinstance(
-                model_field.storage, MinioStorage
-            ):
-                yield FileFieldRef(model, model_field), model_field.storage
-
-
-def static_buckets(minio_storages: Iterable[MinioStorage]) -> set[tuple[str, str]]:
-    """``(endpoint, bucket)`` of every static bucket the given storages know of."""
-    found: set[tuple[str, str]] = set()
-    for storage in minio_storages:
-        found.add((storage.config.endpoint, storage.config.static_bucket))
-        if isinstance(storage, MinioStaticStorage):
-            found.add((storage.config.endpoint, storage.bucket_name))
-    return found
-
-
-def find_targets() -> tuple[list[BucketTarget], list[SkippedBucket]]:
-    """The buckets to clean, with their fields, and the buckets refused as static."""
-    fields = list(minio_file_fields())
-    static = static_buckets(
-        [*(storage for _, storage in configured_storages()), *(storage for _, storage in fields)]
-    )
-    targets: dict[tuple[str, str], BucketTarget] = {}
-    skipped: list[SkippedBucket] = []
-    for ref, storage in fields:
-        where = (storage.config.endpoint, storage.bucket_name)
-        if where in static:
-            skipped.append(
-                SkippedBucket(
-                    storage.bucket_name,
-                    storage.config.endpoint,
-                    ref.label,
-                    "it holds static files, which no row refers to",
-                )
-            )
-            continue
-        target = targets.setdefault(
-            where, BucketTarget(storage.bucket_name, storage.config.connection)
-        )
-        target.fields.append(ref)
-    return list(targets.values()), skipped
-
-
-async def read_references(fields: Iterable[FileFieldRef]) -> dict[str, str]:
-    """``{key: field label}`` for every file the rows of ``fields`` refer to.
-
-    Read from the database rows are written to (``db_for_write``), not from a read replica
-    that may lag behind the rows written while the bucket was listed.
-    """
-    references: dict[str, str] = {}
-    for ref in fields:
-        names = (
-            ref.model._base_manager.using(router.db_for_write(ref.model))
-            .order_by()
-            .values_list(ref.field.attname, flat=True)
-            .distinct()
-        )
-        async for name in names.aiterator(chunk_size=5000):
-            key = reference_key(name)
-            if key is not None:
-                references.setdefault(key, ref.label)
-    return references
 
 
 # --- the run ------------------------------------------------------------------------------

@@ -24,12 +24,15 @@ from datetime import datetime
 from datetime import timedelta
 from typing import TYPE_CHECKING
 from typing import Any
+from typing import cast
 
 from . import wire
+from .credentials import source_for
 from .names import object_key
 from .object_urls import url_expiry
 from .signing import post_policy
 from .signing import presign_url
+from .sync_edge import run_sync
 
 if TYPE_CHECKING:
     from .storage import MinioStorage
@@ -129,30 +132,36 @@ async def sign_upload(
     if not storage.replace_existing:
         headers["If-None-Match"] = "*"
     signed = headers | ({"Content-Length": str(size)} if size is not None else {})
+    identity = await source_for(config.connection).current()
+    virtual_host = config.virtual_host(storage.bucket_name)
     url = presign_url(
         method="PUT",
         base_url=config.external_base_url,
         bucket=storage.bucket_name,
         key=key,
         region=config.region,
-        access_key=config.access_key,
-        secret_key=config.secret_key,
+        access_key=identity.access_key,
+        secret_key=identity.secret_key,
+        session_token=identity.session_token,
         expires=expiry,
         headers=signed,
         now=now,
+        virtual_host=virtual_host,
     )
     post_url, post_fields = post_policy(
         base_url=config.external_base_url,
         bucket=storage.bucket_name,
         key=key,
         region=config.region,
-        access_key=config.access_key,
-        secret_key=config.secret_key,
+        access_key=identity.access_key,
+        secret_key=identity.secret_key,
+        session_token=identity.session_token,
         expires=expiry,
         content_type=content_type,
         max_size=max_size,
         metadata=token,
         now=now,
+        virtual_host=virtual_host,
     )
     return PresignedUpload(
         name=name,
@@ -165,3 +174,56 @@ async def sign_upload(
         size=size,
         expires_at=now + expiry,
     )
+
+
+class PresignedUploads:
+    """``MinioStorage``'s methods for uploads straight from the browser (a mixin, as Django's
+    ``ManifestFilesMixin``): the sync one runs the async one through ``sync_edge``."""
+
+    def presigned_upload(
+        self,
+        name: str,
+        *,
+        content_type: str | None = None,
+        max_size: int | None = None,
+        size: int | None = None,
+        expire: timedelta | float | None = None,
+        max_length: int | None = None,
+    ) -> PresignedUpload:
+        return run_sync(
+            self.apresigned_upload,
+            name,
+            content_type=content_type,
+            max_size=max_size,
+            size=size,
+            expire=expire,
+            max_length=max_length,
+        )
+
+    async def apresigned_upload(
+        self,
+        name: str,
+        *,
+        content_type: str | None = None,
+        max_size: int | None = None,
+        size: int | None = None,
+        expire: timedelta | float | None = None,
+        max_length: int | None = None,
+    ) -> PresignedUpload:
+        """Let a browser upload one object itself: see :mod:`async_minio_storage.presigned`.
+
+        ``name`` is checked as ``save()`` checks it and goes through ``get_available_name``
+        (one ``HEAD`` per candidate); the returned upload's ``name`` is the one to record.
+        ``content_type`` defaults to the guess from the name; the upload must send exactly it.
+        ``max_size`` caps the POST form's size; ``size``, if known, pins the PUT's
+        ``Content-Length``. Valid for ``expire`` (default 1 hour, at most 7 days).
+        """
+        return await sign_upload(
+            cast("MinioStorage", self),
+            name,
+            content_type=content_type,
+            max_size=max_size,
+            size=size,
+            expire=expire,
+            max_length=max_length,
+        )

@@ -11,6 +11,10 @@ The algorithm is S3's "query string authentication"
 payload; the tests check every URL against a server that verifies signatures, and against
 ``miniopy_async.signer`` on thousands of generated inputs (``tests/test_signing_differential``).
 The signing key is derived once a day, not once per URL.
+
+Credentials reach these functions as :class:`~async_minio_storage.redacted.Secret`, printed as
+stars, and the public functions are ``sensitive_variables``, so that neither the secret nor the
+day's signing key shows on Django's debug page if signing fails.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from functools import lru_cache
 from urllib.parse import quote
 from urllib.parse import urlsplit
 
+from django.views.decorators.debug import sensitive_variables
+
 ALGORITHM = "AWS4-HMAC-SHA256"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 
@@ -37,9 +43,18 @@ def object_path(bucket: str, key: str) -> str:
     return f"/{quote(bucket, safe='')}/{quote(key, safe='/')}"
 
 
-def public_url(base_url: str, bucket: str, key: str) -> str:
+def object_location(base_url: str, bucket: str, key: str, virtual_host: bool) -> tuple[str, str]:
+    """``(scheme://host[:port], path)`` of an object: path-style (``/bucket/key``), or
+    virtual-hosted-style (the bucket in the host name, ``/key``) as AWS S3 prefers."""
+    if not virtual_host:
+        return base_url, object_path(bucket, key)
+    scheme, _, host = base_url.partition("://")
+    return f"{scheme}://{bucket}.{host}", "/" + quote(key, safe="/")
+
+
+def public_url(base_url: str, bucket: str, key: str, virtual_host: bool = False) -> str:
     """A plain URL, for objects in a bucket whose policy lets anyone read them."""
-    return base_url + object_path(bucket, key)
+    return "".join(object_location(base_url, bucket, key, virtual_host))
 
 
 @lru_cache(maxsize=64)
@@ -104,6 +119,7 @@ def _canonical_query(fixed: list[tuple[str, str]], extra: Mapping[str, str] | No
     return "&".join(f"{name}={value}" for name, value in pairs)
 
 
+@sensitive_variables("secret_key", "session_token", "key")
 def presign_url(
     *,
     method: str,
@@ -117,16 +133,19 @@ def presign_url(
     query: Mapping[str, str] | None = None,
     headers: Mapping[str, str] | None = None,
     now: datetime | None = None,
+    session_token: str | None = None,
+    virtual_host: bool = False,
 ) -> str:
     """Return a URL that performs ``method`` on the object until ``expires`` has passed.
 
     ``base_url`` is ``scheme://host[:port]`` as the browser will use it. ``query`` adds signed
     parameters such as ``response-content-disposition``. ``headers`` are signed too: the
     request must carry each with exactly that value, or the server refuses it (how a presigned
-    PUT pins its ``Content-Type`` and ``If-None-Match: *``).
+    PUT pins its ``Content-Type`` and ``If-None-Match: *``). ``session_token`` (temporary
+    credentials) is signed into the URL as ``X-Amz-Security-Token``.
     """
     amz_date, date_stamp = _timestamp(now)
-    path = object_path(bucket, key)
+    base_url, path = object_location(base_url, bucket, key, virtual_host)
     host = urlsplit(base_url).netloc
     if headers:
         canonical_headers, signed_names = _canonical_headers({"host": host, **headers})
@@ -139,6 +158,8 @@ def presign_url(
         ("X-Amz-Expires", str(int(expires.total_seconds()))),
         ("X-Amz-SignedHeaders", quote(signed_names, safe="")),
     ]
+    if session_token:
+        fixed.append(("X-Amz-Security-Token", quote(session_token, safe="")))
     canonical_query = _canonical_query(fixed, query)
     canonical_request = "\n".join(
         (method, path, canonical_query, canonical_headers, signed_names, UNSIGNED_PAYLOAD)
@@ -147,6 +168,7 @@ def presign_url(
     return f"{base_url}{path}?{canonical_query}&X-Amz-Signature={signature}"
 
 
+@sensitive_variables("secret_key", "session_token", "key")
 def post_policy(
     *,
     base_url: str,
@@ -160,6 +182,8 @@ def post_policy(
     max_size: int | None,
     metadata: Mapping[str, str] | None = None,
     now: datetime | None = None,
+    session_token: str | None = None,
+    virtual_host: bool = False,
 ) -> tuple[str, dict[str, str]]:
     """A browser form upload (S3 POST policy): the URL to post to, and the fields to send
     before the file.
@@ -179,6 +203,7 @@ def post_policy(
         "x-amz-algorithm": ALGORITHM,
         "x-amz-credential": credential,
         "x-amz-date": amz_date,
+        **({"x-amz-security-token": session_token} if session_token else {}),
         **(metadata or {}),
     }
     conditions: list[object] = [
@@ -193,5 +218,5 @@ def post_policy(
     }
     encoded = base64.b64encode(json.dumps(policy, separators=(",", ":")).encode()).decode()
     signature = _hmac_hex(_signing_key(secret_key, date_stamp, region), encoded)
-    url = f"{base_url}/{quote(bucket, safe='')}"
+    url = "".join(object_location(base_url, bucket, "", virtual_host)).removesuffix("/")
     return url, {**fields, "policy": encoded, "x-amz-signature": signature}

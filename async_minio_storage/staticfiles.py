@@ -14,12 +14,13 @@ from typing import Any
 from django.contrib.staticfiles.storage import ManifestFilesMixin
 from django.utils.deconstruct import deconstructible
 
+from . import arguments
 from .collecting import CONCURRENCY
 from .collecting import CollectBatch
 from .config import StorageConfig
-from .files import MinioFile
 from .names import object_key
 from .storage import MinioStorage
+from .sync_files import MinioFile
 
 # Static files whose names do not change with their content (app.js): browsers may keep them a
 # minute, as WhiteNoise does, so a deploy shows within a minute. MINIO_CACHE_CONTROL replaces it.
@@ -29,6 +30,7 @@ IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable"
 _HASHED_NAME = re.compile(r"\.[0-9a-f]{12}(\.[^./]*)?$")
 
 
+@arguments.deconstructs_without_credentials
 @deconstructible(path="async_minio_storage.MinioStaticStorage")
 class MinioStaticStorage(MinioStorage):
     """Static files in ``MINIO_STATIC_FILES_BUCKET``, for ``STORAGES["staticfiles"]``.
@@ -159,6 +161,7 @@ class _ReadOnFirstUse:
         storage.__dict__[self.slot] = value
 
 
+@arguments.deconstructs_without_credentials
 @deconstructible(path="async_minio_storage.MinioManifestStaticStorage")
 class MinioManifestStaticStorage(ManifestFilesMixin, MinioStaticStorage):  # type: ignore[misc]
     """``ManifestStaticFilesStorage`` for the static bucket: hashed names, and the manifest

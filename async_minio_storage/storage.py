@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import mimetypes
-import re
-from collections.abc import Iterator
 from collections.abc import Mapping
 from datetime import datetime
 from datetime import timedelta
@@ -20,7 +18,6 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import Storage
 from django.core.signals import setting_changed
 from django.utils.deconstruct import deconstructible
@@ -28,43 +25,36 @@ from django.utils.functional import cached_property
 from django.utils.timezone import make_naive
 from miniopy_async.api import Minio
 
+from . import arguments
 from . import buckets
+from . import health
 from . import presigned
+from . import uploads
 from . import wire
-from .bulk import list_pages
+from .bulk import list_directory
 from .client import Connection
 from .client import get_connection
 from .config import StorageConfig
-from .config import is_valid_bucket_name
-from .config import reject_unknown_options
+from .config import redact
 from .config import resolve_config
+from .credentials import source_for
 from .files import AsyncMinioFile
-from .files import MinioFile
 from .files import ObjectReader
-from .health import MinioServerStatus
-from .health import probe
+from .names import MAX_NAME_ATTEMPTS  # noqa: F401  (re-exported: it was defined here)
 from .names import candidate_names
 from .names import directory_prefix
 from .names import name_to_save
 from .names import object_key
 from .names import overridden_hooks
 from .object_urls import object_url
-from .presigned import PresignedUpload
 from .sync_edge import run_sync
-from .uploads import ContentReader
-from .uploads import Save
-from .uploads import open_off_the_loop
-from .uploads import write_object
+from .sync_files import MinioFile
 from .wire import ObjectRecord
 
-# Stop looking for a free name after this many conditional writes were refused.
-MAX_NAME_ATTEMPTS = 100
-# An HTTP header name (RFC 9110's token).
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
-
+@arguments.deconstructs_without_credentials
 @deconstructible(path="async_minio_storage.MinioStorage")
-class MinioStorage(Storage):
+class MinioStorage(presigned.PresignedUploads, health.HealthProbes, Storage):
     """A Django storage for one bucket of a MinIO (or any S3-compatible) server.
 
     ``MinioStorage(bucket_name, storage_name, *, replace_existing=False, **options)``, as
@@ -84,16 +74,10 @@ class MinioStorage(Storage):
         replace_existing: bool = False,
         **options: Any,
     ) -> None:
-        reject_unknown_options(options)
-        if not isinstance(bucket_name, str) or not isinstance(storage_name, str):
-            raise ImproperlyConfigured(
-                f"{type(self).__name__}(bucket_name, storage_name) takes two names, not "
-                f"{bucket_name!r} and {storage_name!r}; replace_existing is a keyword argument."
-            )
-        if not isinstance(replace_existing, bool):
-            raise ImproperlyConfigured(
-                f"replace_existing must be True or False, not {replace_existing!r}."
-            )
+        options = redact(options)  # before anything can fail with it in a frame
+        arguments.check_constructor_arguments(
+            type(self), bucket_name, storage_name, replace_existing, options
+        )
         self._bucket_name = bucket_name
         self.replace_existing = replace_existing
         self.storage_name = storage_name
@@ -122,13 +106,9 @@ class MinioStorage(Storage):
 
     @cached_property
     def bucket_name(self) -> str:
+        """The bucket given, else the default one (``MINIO_MEDIA_FILES_BUCKET``), checked."""
         name = self._bucket_name or self._default_bucket_name(self.config)
-        if not is_valid_bucket_name(name):
-            raise ImproperlyConfigured(
-                f"bucket_name {name!r} is not a valid bucket name: use 3-63 lowercase letters, "
-                "digits, dots and hyphens, starting and ending with a letter or digit."
-            )
-        return name
+        return arguments.checked_bucket_name(name)
 
     @property
     def is_public(self) -> bool:
@@ -191,15 +171,6 @@ class MinioStorage(Storage):
             return False
         return self.replace_existing or not await self.aexists(name)
 
-    def _candidates(self, name: str, max_length: int | None) -> Iterator[str]:
-        for attempt, candidate in enumerate(candidate_names(self, name, max_length)):
-            if attempt == MAX_NAME_ATTEMPTS:
-                raise FileExistsError(
-                    f"Gave up saving {name!r} in bucket {self.bucket_name!r} after "
-                    f"{MAX_NAME_ATTEMPTS} names were refused as taken."
-                )
-            yield object_key(candidate)
-
     # --- saving ----------------------------------------------------------------------------
 
     def save(self, name: str | None, content: Any, max_length: int | None = None) -> str:
@@ -234,7 +205,7 @@ class MinioStorage(Storage):
         return run_sync(self._asave, name, content)
 
     async def _asave(self, name: str, content: Any, max_length: int | None = None) -> str:
-        opened_here = await open_off_the_loop(content)
+        opened_here = await uploads.open_off_the_loop(content)
         try:
             return await self._write(name, content, max_length)
         finally:
@@ -242,22 +213,13 @@ class MinioStorage(Storage):
                 await asyncio.to_thread(content.close)
 
     async def _write(self, name: str, content: Any, max_length: int | None) -> str:
+        """One conditional write per candidate name (see ``uploads``), on the running loop."""
         config = self.config
         connection = await self._connection()
         if config.bucket_check_on_save:
             await buckets.ensure_bucket_once(connection, self.bucket_name)
-        save = Save(
-            connection=connection,
-            bucket=self.bucket_name,
-            names=self._candidates(name, max_length),
-            headers=self.object_headers(name),
-            if_absent=not self.replace_existing,
-            token=wire.new_save_token(),
-            multipart_threshold=config.multipart_threshold,
-            part_size=config.multipart_part_size,
-            concurrency=config.multipart_concurrency,
-        )
-        return await write_object(save, ContentReader(content), exists=self.aexists)
+        save = uploads.new_save(self, connection, name, max_length)
+        return await uploads.write_object(save, uploads.ContentReader(content), exists=self.aexists)
 
     def guess_content_type(self, name: str) -> str:
         """The ``Content-Type`` stored with an object: guessed from its name."""
@@ -280,48 +242,25 @@ class MinioStorage(Storage):
         return {"Cache-Control": cache_control} if cache_control else {}
 
     def object_headers(self, name: str) -> dict[str, str]:
-        """Every header a save of ``name`` sends: the content type and the parameters."""
+        """Every header a save of ``name`` sends: the content type (:meth:`guess_content_type`
+        unless :meth:`get_object_parameters` gives one) and the parameters, checked."""
         parameters = self.get_object_parameters(name)
-        seen: set[str] = set()
-        for header, value in parameters.items():
-            if not (
-                isinstance(header, str)
-                and _HEADER_NAME.fullmatch(header)
-                and header.lower() not in seen
-                and isinstance(value, str)
-                and value.isprintable()
-            ):
-                raise ValueError(
-                    f"get_object_parameters({name!r}) returned {header!r}: {value!r}; headers "
-                    "are names (each once, whatever its case) and one-line text values."
-                )
-            seen.add(header.lower())
-        if any(header.lower() == "content-type" for header in parameters):
-            return dict(parameters)
-        return {"Content-Type": self.guess_content_type(name), **parameters}
+        return uploads.headers_to_store(name, parameters, self.guess_content_type)
 
     # --- reading ---------------------------------------------------------------------------
 
     def _open(self, name: str, mode: str = "rb") -> MinioFile:
-        self._check_mode(mode)
+        arguments.check_open_mode(mode)
         key = object_key(name)
         reader = run_sync(ObjectReader.open, self.config.connection, self.bucket_name, key)
         return MinioFile(reader, name, self)
 
     async def aopen(self, name: str, mode: str = "rb") -> AsyncMinioFile:
         """Open an object for reading; its bytes are fetched as they are read."""
-        self._check_mode(mode)
+        arguments.check_open_mode(mode)
         key = object_key(name)
         reader = await ObjectReader.open(self.config.connection, self.bucket_name, key)
         return AsyncMinioFile(reader, name)
-
-    @staticmethod
-    def _check_mode(mode: str) -> None:
-        if mode != "rb":
-            raise ValueError(
-                f"Objects can only be opened for reading in binary mode ('rb'), not {mode!r}; "
-                "save new content with storage.save()."
-            )
 
     async def _astat(self, name: str) -> ObjectRecord:
         return await wire.stat_object(await self._connection(), self.bucket_name, object_key(name))
@@ -374,16 +313,7 @@ class MinioStorage(Storage):
     async def alistdir(self, path: str) -> tuple[list[str], list[str]]:
         """``(directories, files)`` directly under ``path``, one delimited listing."""
         prefix = directory_prefix(path)
-        directories: list[str] = []
-        files: list[str] = []
-        connection = await self._connection()
-        async for page in list_pages(connection, self.bucket_name, prefix=prefix, delimiter="/"):
-            directories.extend(sub[len(prefix) :].rstrip("/") for sub in page.prefixes)
-            for listed in page.objects:
-                relative = listed.key[len(prefix) :]
-                if relative and not listed.is_directory_marker:
-                    files.append(relative)
-        return directories, files
+        return await list_directory(await self._connection(), self.bucket_name, prefix)
 
     # --- deleting --------------------------------------------------------------------------
 
@@ -429,57 +359,17 @@ class MinioStorage(Storage):
         expire: timedelta | float | None = None,
         parameters: Mapping[str, str] | None = None,
     ) -> str:
-        """Same as :meth:`url` (which never blocks); here for symmetry with the other twins."""
-        return self.url(name, expire=expire, parameters=parameters)
-
-    # --- uploads straight from the browser --------------------------------------------------
-
-    def presigned_upload(
-        self,
-        name: str,
-        *,
-        content_type: str | None = None,
-        max_size: int | None = None,
-        size: int | None = None,
-        expire: timedelta | float | None = None,
-        max_length: int | None = None,
-    ) -> PresignedUpload:
-        return run_sync(
-            self.apresigned_upload,
-            name,
-            content_type=content_type,
-            max_size=max_size,
-            size=size,
+        """Same as :meth:`url`; awaits the first keys of ``MINIO_CREDENTIALS`` if there are
+        none yet, where ``url()`` on a loop's thread cannot wait."""
+        identity = await source_for(self.config.connection).current()
+        return object_url(
+            self.config,
+            self.bucket_name,
+            object_key(name),
+            public=self.is_public,
             expire=expire,
-            max_length=max_length,
-        )
-
-    async def apresigned_upload(
-        self,
-        name: str,
-        *,
-        content_type: str | None = None,
-        max_size: int | None = None,
-        size: int | None = None,
-        expire: timedelta | float | None = None,
-        max_length: int | None = None,
-    ) -> PresignedUpload:
-        """Let a browser upload one object itself: see :mod:`async_minio_storage.presigned`.
-
-        ``name`` is checked as ``save()`` checks it and goes through ``get_available_name``
-        (one ``HEAD`` per candidate); the returned upload's ``name`` is the one to record.
-        ``content_type`` defaults to the guess from the name; the upload must send exactly it.
-        ``max_size`` caps the POST form's size; ``size``, if known, pins the PUT's
-        ``Content-Length``. Valid for ``expire`` (default 1 hour, at most 7 days).
-        """
-        return await presigned.sign_upload(
-            self,
-            name,
-            content_type=content_type,
-            max_size=max_size,
-            size=size,
-            expire=expire,
-            max_length=max_length,
+            parameters=parameters,
+            identity=identity,
         )
 
     # --- buckets and health ---------------------------------------------------------------
@@ -493,27 +383,6 @@ class MinioStorage(Storage):
         Policies are left alone: ``initialize_buckets`` (or ``acheck_buckets()``) sets them.
         """
         return await buckets.ensure_bucket(await self._connection(), self.bucket_name)
-
-    def is_minio_available(self, cluster: bool = False, write: bool = False) -> MinioServerStatus:
-        """Whether the server is up and this storage's bucket reachable (see ``health``)."""
-        return run_sync(self.ais_minio_available, cluster, write)
-
-    async def ais_minio_available(
-        self, cluster: bool = False, write: bool = False
-    ) -> MinioServerStatus:
-        """Probe the server and the bucket within ``MINIO_HEALTH_TIMEOUT``; never raises
-        for a server problem. ``cluster=True`` also asks MinIO for write quorum; ``write=True``
-        also writes and deletes a small object (under ``health.WRITE_PROBE_PREFIX``)."""
-        config = self.config
-        return await probe(
-            await self._connection(),
-            base_url=f"{'https' if config.use_https else 'http'}://{config.endpoint}",
-            bucket=self.bucket_name,
-            time_limit=config.health_timeout,
-            cluster=cluster,
-            write=write,
-            creates_bucket=config.bucket_check_on_save,
-        )
 
 
 # The drop-in name for projects coming from django-minio-backend.

@@ -18,9 +18,11 @@ depends on the calling thread:
 
 The portal is thread-safe: any number of threads may call :func:`run_sync` at once; their
 coroutines run concurrently on the portal loop. It is fork-safe: a forked child (gunicorn
-``--preload``, Celery prefork) has no portal thread, so it starts its own on first use and never
-touches the sockets or loop it inherited. At interpreter exit the portal closes its sessions on
-its own loop.
+``--preload``, Celery prefork, ``multiprocessing`` with ``fork``) has no portal thread, so it
+starts its own on first use, and right after the fork it disowns the loops and connections it
+inherited so that nothing it does, its exit included, reaches the parent's sockets or epoll set
+(see ``_after_fork_in_child``). At interpreter exit the portal closes its sessions on its own
+loop.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from django.core.exceptions import SynchronousOnlyOperation
 from django.core.files.storage import Storage
 
 from . import client
+from .wire import miniopy
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -209,6 +212,16 @@ def run_sync(
 _background: set[concurrent.futures.Future[None]] = set()
 
 
+def start_on_portal(coroutine: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+    """Start ``coroutine`` on the portal loop from any thread and return its future at once.
+
+    For work that must run on one loop whatever loop or thread asked for it: a credentials
+    provider's refresh (its HTTP session belongs to the loop it first ran on). A sync caller
+    waits with ``future.result(timeout)``; a coroutine awaits ``asyncio.wrap_future(future)``.
+    """
+    return asyncio.run_coroutine_threadsafe(coroutine, portal().loop)
+
+
 def run_in_background(function: Callable[[], Coroutine[Any, Any, None]]) -> None:
     """Start ``function()`` on the portal loop and return at once, from any thread.
 
@@ -228,14 +241,41 @@ def background_work() -> list[concurrent.futures.Future[None]]:
 
 
 def _after_fork_in_child() -> None:
+    """Make everything the child inherited about loops and connections harmless to the parent.
+
+    The child shares with the parent every socket of the inherited connections, the epoll set of
+    every inherited loop and each loop's wake-up socket pair. Closing a session, a transport or
+    a loop in the child, as finalisers and ``atexit`` do when the child ends with ``sys.exit``,
+    would unregister those sockets from the shared epoll set, and the parent's next request on a
+    kept-alive connection would wait for ``MINIO_READ_TIMEOUT``. So, before anything else runs:
+
+    1. every inherited session is disowned: it counts as closed and its pooled connections are
+       dropped without being closed, so no finaliser of aiohttp's closes or logs anything;
+    2. every loop that had clients, and the portal loop, gets a selector and a wake-up pair of its
+       own, so that whatever is unregistered in the child is unregistered from the child's set;
+    3. the portal loop, whose thread did not survive the fork, is closed (its pending work was
+       the parent's), and the child starts a portal of its own on first use.
+
+    Only descriptors are closed (the child's copies), which leaves the parent's sockets and
+    their registrations alone. Nothing is sent, shut down or unregistered from a shared set.
+    """
     global _portal, _portal_lock
     _portal_lock = threading.Lock()
-    client.forget_parent_clients()
     _background.clear()
-    if _portal is not None:
-        # Its thread did not survive the fork; keep the loop object alive but never use it.
-        client.keep_inherited(_portal)
-        _portal = None
+    inherited_portal, _portal = _portal, None
+    loops: list[asyncio.AbstractEventLoop] = []
+    for loop, connections in client.forget_parent_clients():
+        loops.append(loop)
+        for connection in connections:
+            miniopy.disown_session(connection.http)
+    if inherited_portal is not None and inherited_portal.loop not in loops:
+        loops.append(inherited_portal.loop)
+    for loop in loops:
+        miniopy.disown_loop(loop)
+    # Forked from the portal's own thread (a coroutine on the portal called fork()), the child
+    # goes on running that loop: it is disowned but not closed.
+    if inherited_portal is not None and inherited_portal.thread is not threading.current_thread():
+        miniopy.close_disowned_loop(inherited_portal.loop)
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -25,11 +25,13 @@ import asyncio
 import inspect
 import io
 import logging
+import re
 from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from typing import Any
 
 from django.db.models.fields.files import FieldFile
@@ -37,7 +39,11 @@ from django.db.models.fields.files import FieldFile
 from . import wire
 from .client import Connection
 from .errors import NameTaken
+from .names import save_candidates
 from .wire import RequestBody
+
+if TYPE_CHECKING:
+    from .storage import MinioStorage
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +51,8 @@ logger = logging.getLogger(__name__)
 MAX_PARTS = 10_000
 # Uploads are read from their file in pieces of this size.
 READ_PIECE = 1024 * 1024
+# An HTTP header name (RFC 9110's token).
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 async def open_off_the_loop(content: Any) -> bool:
@@ -148,6 +156,53 @@ class Save:
     multipart_threshold: int
     part_size: int
     concurrency: int
+
+
+def headers_to_store(
+    name: str, parameters: Mapping[str, str], guess_content_type: Callable[[str], str]
+) -> dict[str, str]:
+    """The headers a save of ``name`` sends: ``parameters`` (what ``get_object_parameters``
+    returned), with a ``Content-Type`` from ``guess_content_type(name)`` unless they have one.
+
+    Each parameter must be a header name (once, whatever its case) with a one-line text
+    value; anything else is a ``ValueError`` before any request is made.
+    """
+    seen: set[str] = set()
+    for header, value in parameters.items():
+        if not (
+            isinstance(header, str)
+            and _HEADER_NAME.fullmatch(header)
+            and header.lower() not in seen
+            and isinstance(value, str)
+            and value.isprintable()
+        ):
+            raise ValueError(
+                f"get_object_parameters({name!r}) returned {header!r}: {value!r}; headers "
+                "are names (each once, whatever its case) and one-line text values."
+            )
+        seen.add(header.lower())
+    if any(header.lower() == "content-type" for header in parameters):
+        return dict(parameters)
+    return {"Content-Type": guess_content_type(name), **parameters}
+
+
+def new_save(
+    storage: MinioStorage, connection: Connection, name: str, max_length: int | None
+) -> Save:
+    """The :class:`Save` of ``name`` by ``storage``: its candidate names and headers, its
+    ``replace_existing``, its multipart settings, and a new save token. Nothing is sent yet."""
+    config = storage.config
+    return Save(
+        connection=connection,
+        bucket=storage.bucket_name,
+        names=save_candidates(storage, name, max_length),
+        headers=storage.object_headers(name),
+        if_absent=not storage.replace_existing,
+        token=wire.new_save_token(),
+        multipart_threshold=config.multipart_threshold,
+        part_size=config.multipart_part_size,
+        concurrency=config.multipart_concurrency,
+    )
 
 
 async def write_object(

@@ -1,5 +1,9 @@
 """Fixtures: one real S3 server for the session, clean buckets for each test.
 
+The server is ``weed mini``, or with ``ASYNC_MINIO_TEST_SERVER=cluster`` a SeaweedFS cluster of
+separate processes (``tests/seaweed_cluster.py``), or the MinIO the ``ASYNC_MINIO_TEST_*``
+variables name (``tests/s3_server.py``).
+
 A new bucket's first write takes SeaweedFS ~0.2 s (it grows a volume), so buckets are created
 once, warmed, and lent to tests from pools; a bucket is emptied when it comes back. Public
 buckets get the anonymous read-only policy once, through the package's own code.
@@ -31,6 +35,8 @@ from async_minio_storage.consistency import run_on_own_loop
 from .s3_server import S3Server
 from .s3_server import SeaweedFS
 from .s3_server import server_from_environment
+from .s3_server import wants_cluster
+from .seaweed_cluster import SeaweedCluster
 from .tcp_proxy import TcpProxy
 
 T = TypeVar("T")
@@ -214,7 +220,8 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     if given is not None:
         yield given
         return
-    with SeaweedFS(Path(tmp_path_factory.mktemp("seaweedfs"))) as server:
+    directory = Path(tmp_path_factory.mktemp("seaweedfs"))
+    with SeaweedCluster(directory) if wants_cluster() else SeaweedFS(directory) as server:
         yield server
 
 

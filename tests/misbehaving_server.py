@@ -2,7 +2,9 @@
 endpoints without the rest of MinIO.
 
 It answers ``routes[path]`` for the paths it knows and ``status`` for every other request, and
-records each request as ``"METHOD /path"``, so tests can tell what was asked and how often.
+records each request as ``"METHOD /path"``, so tests can tell what was asked and how often, and
+its headers (``headers_seen``). ``content_type`` and ``headers`` shape the answer, for example
+an S3 XML error with ``x-amz-bucket-region``.
 """
 
 from __future__ import annotations
@@ -18,8 +20,13 @@ class MisbehavingServer:
         status: int,
         body: bytes = b"<html>Bad Gateway</html>",
         routes: dict[str, int] | None = None,
+        *,
+        content_type: str = "text/html",
+        headers: dict[str, str] | None = None,
     ) -> None:
         self.requests: list[str] = []
+        self.headers_seen: list[dict[str, str]] = []
+        extra_headers = headers or {}
         server = self
         routes = routes or {}
 
@@ -27,10 +34,13 @@ class MisbehavingServer:
             def _answer(self) -> None:
                 path = self.path.split("?", 1)[0]
                 server.requests.append(f"{self.command} {path}")
+                server.headers_seen.append({k.lower(): v for k, v in self.headers.items()})
                 length = int(self.headers.get("Content-Length") or 0)
                 self.rfile.read(length)
                 self.send_response(routes.get(path, status))
-                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Type", content_type)
+                for name, value in extra_headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(0 if self.command == "HEAD" else len(body)))
                 self.end_headers()
                 if self.command != "HEAD":

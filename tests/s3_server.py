@@ -8,7 +8,9 @@ data lives in a temporary folder, and stopping kills the whole process group.
 ``RestartableSeaweedFS`` is one a test has to itself and may kill and start again, on the same
 ports and data: objects and open multipart uploads (parts included) survive a SIGKILL.
 
-Set ``ASYNC_MINIO_TEST_ENDPOINT``, ``ASYNC_MINIO_TEST_ACCESS_KEY`` and
+Set ``ASYNC_MINIO_TEST_SERVER=cluster`` to run the suite against a SeaweedFS cluster of separate
+processes instead (``tests/seaweed_cluster.py``): a master, three volume servers, a filer and an
+S3 gateway. Set ``ASYNC_MINIO_TEST_ENDPOINT``, ``ASYNC_MINIO_TEST_ACCESS_KEY`` and
 ``ASYNC_MINIO_TEST_SECRET_KEY`` (and ``ASYNC_MINIO_TEST_USE_HTTPS=1``) to run against a real
 MinIO instead.
 """
@@ -62,6 +64,14 @@ def server_from_environment() -> S3Server | None:
     )
 
 
+def wants_cluster() -> bool:
+    """True if ``ASYNC_MINIO_TEST_SERVER`` asks for the SeaweedFS cluster, not ``weed mini``."""
+    kind = os.environ.get("ASYNC_MINIO_TEST_SERVER", "mini") or "mini"
+    if kind not in ("mini", "cluster"):
+        raise RuntimeError(f"ASYNC_MINIO_TEST_SERVER is 'mini' or 'cluster', not {kind!r}")
+    return kind == "cluster"
+
+
 def free_ports(count: int) -> list[int]:
     sockets = []
     try:
@@ -96,6 +106,8 @@ class SeaweedFS:
         self.directory = directory
         self.access_key = access_key
         self.secret_key = secret_key
+        # Further (access, secret) pairs of the same identity: a test's second valid keys.
+        self.more_keys: list[tuple[str, str]] = []
         self.process: subprocess.Popen[bytes] | None = None
         self.ports: list[int] = []
 
@@ -112,7 +124,13 @@ class SeaweedFS:
             "identities": [
                 {
                     "name": "admin",
-                    "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
+                    "credentials": [
+                        {"accessKey": self.access_key, "secretKey": self.secret_key},
+                        *(
+                            {"accessKey": access, "secretKey": secret}
+                            for access, secret in self.more_keys
+                        ),
+                    ],
                     "actions": ["Admin", "Read", "List", "Tagging", "Write"],
                 }
             ]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -15,6 +18,8 @@ from async_minio_storage import MinioStaticStorage
 from async_minio_storage import MinioStorage
 from async_minio_storage.config import DEFAULT_MEDIA_BUCKET
 from async_minio_storage.config import DEFAULT_STATIC_BUCKET
+from async_minio_storage.config import OPTIONS
+from async_minio_storage.config import StorageConfig
 from async_minio_storage.config import resolve_config
 
 SECRET = "a-very-secret-key-0123456789"
@@ -213,3 +218,64 @@ def test_construction_does_no_io_and_reads_no_settings():
 
         with pytest.raises(ImproperlyConfigured, match="MINIO_ENDPOINT"):
             storage.url("x.txt")
+
+
+# --- the README's settings table is the options table ----------------------------------------
+
+README_TABLE_DEFAULTS = {
+    # Defaults that are another setting's value, or say more than the value.
+    "MINIO_EXTERNAL_ENDPOINT": "`MINIO_ENDPOINT`",
+    "MINIO_EXTERNAL_ENDPOINT_USE_HTTPS": "`MINIO_USE_HTTPS`",
+    "MINIO_ACCESS_KEY": "required",
+    "MINIO_SECRET_KEY": "required",
+    "MINIO_CACHE_CONTROL": '`None` (static: `"public, max-age=60"`)',
+}
+
+
+def readme_default(option) -> str:
+    """How the README's table writes an option's default."""
+    if option.setting in README_TABLE_DEFAULTS:
+        return README_TABLE_DEFAULTS[option.setting]
+    value = option.default
+    if option.required:
+        return "required"
+    if isinstance(value, str):
+        return f'`"{value}"`'
+    if isinstance(value, tuple) and not value:
+        return "`[]`"
+    if isinstance(value, timedelta):
+        return f"`timedelta(days={value.days})`"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if value >= 1024 * 1024 and value % (1024 * 1024) == 0:
+            return f"`{int(value) // (1024 * 1024)} MiB`"
+        return f"`{value:g}`"
+    return f"`{value!r}`"
+
+
+def readme_settings_table() -> dict[str, str]:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme.split("### Settings\n", 1)[1].strip().split("\n\n", 1)[0]
+    rows: dict[str, str] = {}
+    for line in section.splitlines()[2:]:
+        if not line.startswith("| `"):
+            break
+        names, default = line.split(" | ")[:2]
+        for name in re.findall(r"`(MINIO_[A-Z_]+)`", names):
+            rows[name] = default
+    return rows
+
+
+def test_the_readme_lists_every_setting_with_its_default():
+    documented = readme_settings_table()
+    # The settings kept only so django-minio-backend settings files load have no row.
+    effective = [option for option in OPTIONS if option.field is not None]
+
+    assert sorted(documented) == sorted(option.setting for option in effective)
+    for option in effective:
+        assert documented[option.setting] == readme_default(option), option.setting
+
+
+def test_every_storage_config_field_comes_from_one_option():
+    fields = {field.name for field in dataclasses.fields(StorageConfig)}
+
+    assert fields == {option.field for option in OPTIONS if option.field is not None}

@@ -24,12 +24,12 @@ from django.urls import URLPattern
 from django.urls import path
 
 from async_minio_storage import MinioStorage
-from async_minio_storage.downloads import ByteRange
 from async_minio_storage.downloads import ObjectDownloadView
-from async_minio_storage.downloads import Unsatisfiable
-from async_minio_storage.downloads import requested_range
 from async_minio_storage.downloads import serve_object
 from async_minio_storage.files import ObjectChanged
+from async_minio_storage.ranges import ByteRange
+from async_minio_storage.ranges import Unsatisfiable
+from async_minio_storage.ranges import requested_range
 
 from .asgi import asgi_request
 from .tcp_proxy import TcpProxy

@@ -1,6 +1,8 @@
+from django.http import HttpResponse
 from django.urls import include
 from django.urls import path
 
+from async_minio_storage import MinioStorage
 from async_minio_storage.direct_uploads import DirectUploadViews
 from tests.testapp.models import AsyncAttachment
 
@@ -18,7 +20,14 @@ uploads = DirectUploadViews(
     on_confirm=record_attachment,
 )
 
+
+def exists_in(request, bucket):
+    """A sync view that asks the storage something (``tests/test_debug_pages``)."""
+    return HttpResponse(str(MinioStorage(bucket_name=bucket).exists("anything.txt")))
+
+
 urlpatterns = [
+    path("debug-page/<str:bucket>/", exists_in),
     path("health/", include("async_minio_storage.urls")),
     path("uploads/", include(uploads.urls)),
 ]

@@ -14,6 +14,7 @@ import asyncio
 import enum
 import logging
 import random
+import re
 from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Mapping
@@ -29,6 +30,7 @@ from miniopy_async.error import ServerError
 from async_minio_storage.errors import NameTaken
 from async_minio_storage.errors import StorageRequestError
 from async_minio_storage.errors import StorageUnavailable
+from async_minio_storage.errors import WrongRegion
 
 from .miniopy import Client
 from .miniopy import status_of
@@ -45,6 +47,17 @@ FIRST_BACKOFF = 0.1
 SERVER_ERRORS = frozenset({500, 502, 503, 504})
 NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "NoSuchObject", "ResourceNotFound"})
 PRECONDITION_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
+# Answers that mean "signed for the wrong region" (AWS S3, MinIO).
+REGION_CODES = frozenset(
+    {
+        "AuthorizationHeaderMalformed",
+        "AuthorizationQueryParametersError",
+        "InvalidRegion",
+        "IllegalLocationConstraintException",
+        "PermanentRedirect",
+    }
+)
+_EXPECTED_REGION = re.compile(r"expecting '([A-Za-z0-9_-]+)'|use region ([A-Za-z0-9_-]+)")
 
 
 class Request(enum.Enum):
@@ -188,7 +201,7 @@ async def operation(
             f"MINIO_OPERATION_TIMEOUT {settings.operation_timeout:g} s in all)."
         ) from error
     except (MinioException, aiohttp.ClientError, OSError) as error:
-        raise translate(error, bucket=bucket, key=key) from error
+        raise translate(error, bucket=bucket, key=key, region=settings.region) from error
 
 
 def is_not_found(error: BaseException) -> bool:
@@ -214,11 +227,48 @@ def describe(error: BaseException) -> str:
     return f"HTTP {status}" if status is not None else f"{type(error).__name__}: {error}"
 
 
-def translate(error: BaseException, *, bucket: str, key: str | None = None) -> Exception:
+def expected_region(error: BaseException, region: str) -> str | bool:
+    """The region the server asked for when ``error`` says that ``region`` is the wrong one:
+    AWS names it in ``x-amz-bucket-region`` (a 301 or 400 for a bucket of another region)
+    and in the message of ``AuthorizationHeaderMalformed`` ("expecting 'eu-west-1'"), MinIO in
+    the message. True if the error says the region is wrong without naming the right one;
+    False if it is not about the region."""
+    if not isinstance(error, S3Error):
+        return False
+    named = error.response.headers.get("x-amz-bucket-region") if error.response else None
+    if named and named != region:
+        return str(named)
+    if error.code in REGION_CODES or "region" in (error.message or "").lower():
+        match = _EXPECTED_REGION.search(error.message or "")
+        named = (match[1] or match[2]) if match else None
+        if named and named != region:
+            return str(named)
+        return error.code in REGION_CODES
+    return False
+
+
+def translate(
+    error: BaseException, *, bucket: str, key: str | None = None, region: str | None = None
+) -> Exception:
     """The exception this package promises for what the client or the transport raised."""
     where = where_of(bucket, key)
     status = status_of(error)
     code = error.code if isinstance(error, S3Error) else None
+    expected = expected_region(error, region) if region is not None else False
+    if expected:
+        asked = f"region {expected!r}" if isinstance(expected, str) else "another region"
+        advice = (
+            f"set MINIO_REGION = {expected!r}"
+            if isinstance(expected, str)
+            else ("set MINIO_REGION to the bucket's region")
+        )
+        return WrongRegion(
+            f"The object store expects requests for {where!r} signed for {asked}, and "
+            f"MINIO_REGION is {region!r}: {advice}.",
+            expected=expected if isinstance(expected, str) else None,
+            code=code,
+            status=status,
+        )
     if code == "NoSuchBucket":
         return FileNotFoundError(f"No bucket {bucket!r} in the object store.")
     if is_not_found(error):
