@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from datetime import timedelta
 from functools import cached_property
+from typing import TYPE_CHECKING
 from typing import Any
 
 from django.conf import settings
@@ -47,6 +48,9 @@ from .options import OPTIONS
 from .options import Option
 from .redacted import Secret
 from .redacted import secret
+
+if TYPE_CHECKING:
+    from .credentials import CredentialSource
 
 __all__ = [
     "DEFAULT_MEDIA_BUCKET",
@@ -147,10 +151,19 @@ class StorageConfig:
         a dot in the bucket's name would not match the certificate's ``*.`` name."""
         if self.addressing != "auto":
             return self.addressing == "virtual"
-        host = self.external_endpoint.rsplit(":", 1)[0].lower()
-        return host.endswith(".amazonaws.com") and not (
-            self.external_use_https and "." in bucket_name
-        )
+        return self._external_host_is_aws and not (self.external_use_https and "." in bucket_name)
+
+    @cached_property
+    def _external_host_is_aws(self) -> bool:
+        return self.external_endpoint.rsplit(":", 1)[0].lower().endswith(".amazonaws.com")
+
+    @cached_property
+    def credential_source(self) -> CredentialSource:
+        """Where this storage's keys come from (see ``credentials``), shared by every storage
+        with the same credential settings."""
+        from .credentials import source_for  # noqa: PLC0415 (credentials imports config)
+
+        return source_for(self.connection)
 
     def is_public(self, bucket_name: str) -> bool:
         """Listed in ``MINIO_PUBLIC_BUCKETS``, or the static bucket and not listed in

@@ -15,7 +15,6 @@ from .config import MAX_URL_EXPIRY
 from .config import MIN_URL_EXPIRY
 from .config import StorageConfig
 from .credentials import Identity
-from .credentials import source_for
 from .signing import presign_url
 from .signing import public_url
 
@@ -36,7 +35,7 @@ def object_url(
     virtual_host = config.virtual_host(bucket)
     if public and not parameters:
         return public_url(config.external_base_url, bucket, key, virtual_host)
-    identity = identity or source_for(config.connection).current_sync()
+    identity = identity or config.credential_source.current_sync()
     return presign_url(
         method="GET",
         base_url=config.external_base_url,

@@ -27,7 +27,6 @@ from typing import Any
 from typing import cast
 
 from . import wire
-from .credentials import source_for
 from .names import object_key
 from .object_urls import url_expiry
 from .signing import post_policy
@@ -132,7 +131,7 @@ async def sign_upload(
     if not storage.replace_existing:
         headers["If-None-Match"] = "*"
     signed = headers | ({"Content-Length": str(size)} if size is not None else {})
-    identity = await source_for(config.connection).current()
+    identity = await config.credential_source.current()
     virtual_host = config.virtual_host(storage.bucket_name)
     url = presign_url(
         method="PUT",

@@ -13,8 +13,10 @@ payload; the tests check every URL against a server that verifies signatures, an
 The signing key is derived once a day, not once per URL.
 
 Credentials reach these functions as :class:`~async_minio_storage.redacted.Secret`, printed as
-stars, and the public functions are ``sensitive_variables``, so that neither the secret nor the
-day's signing key shows on Django's debug page if signing fails.
+stars, and the derivation of the day's signing key and the POST policy are
+``sensitive_variables``, so that neither the secret nor the signing key shows on Django's debug
+page if signing fails. (``presign_url`` is not wrapped: it is ``url()``'s hot path, and the
+only credential in its frame is the ``Secret``.)
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ def public_url(base_url: str, bucket: str, key: str, virtual_host: bool = False)
 
 
 @lru_cache(maxsize=64)
+@sensitive_variables("key")
 def _signing_key(secret_key: str, date_stamp: str, region: str) -> bytes:
     # Valid for a whole UTC day, so computed once a day per (secret, region).
     key = ("AWS4" + secret_key).encode()
@@ -119,7 +122,6 @@ def _canonical_query(fixed: list[tuple[str, str]], extra: Mapping[str, str] | No
     return "&".join(f"{name}={value}" for name, value in pairs)
 
 
-@sensitive_variables("secret_key", "session_token", "key")
 def presign_url(
     *,
     method: str,

@@ -37,7 +37,6 @@ from .client import get_connection
 from .config import StorageConfig
 from .config import redact
 from .config import resolve_config
-from .credentials import source_for
 from .files import AsyncMinioFile
 from .files import ObjectReader
 from .names import MAX_NAME_ATTEMPTS  # noqa: F401  (re-exported: it was defined here)
@@ -361,7 +360,7 @@ class MinioStorage(presigned.PresignedUploads, health.HealthProbes, Storage):
     ) -> str:
         """Same as :meth:`url`; awaits the first keys of ``MINIO_CREDENTIALS`` if there are
         none yet, where ``url()`` on a loop's thread cannot wait."""
-        identity = await source_for(self.config.connection).current()
+        identity = await self.config.credential_source.current()
         return object_url(
             self.config,
             self.bucket_name,
