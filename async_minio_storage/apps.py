@@ -65,7 +65,7 @@ class AsyncMinioStorageConfig(AppConfig):
         if _running_command() in SKIP_CHECK_FOR_COMMANDS:
             return
         from .consistency import acheck_buckets
-        from .consistency import run_on_own_loop
+        from .sync_edge import run_on_own_loop
 
         run_on_own_loop(acheck_buckets())
 

@@ -47,8 +47,8 @@ from .bulk import delete_batch
 from .bulk import list_objects
 from .client import get_connection
 from .errors import StorageRequestError
-from .sync_edge import portal
 from .sync_edge import run_sync
+from .sync_edge import start_on_portal
 from .wire import ObjectRecord
 from .wire import RequestBody
 
@@ -174,7 +174,7 @@ class CollectBatch:
             return
         self.wait_for(key)  # two saves of one name: keep their order
         self._make_room(len(data))
-        future = asyncio.run_coroutine_threadsafe(self._upload(key, data), portal().loop)
+        future = start_on_portal(self._upload(key, data))
         future.add_done_callback(partial(self._upload_done, len(data)))
         self._pending[key] = future
         self.stats.uploaded.append(key)

@@ -127,6 +127,7 @@ class StorageConfig:
     multipart_threshold: int
     multipart_part_size: int
     multipart_concurrency: int
+    read_ahead: int
     health_timeout: float
     cache_control: str | None
 

@@ -1,17 +1,13 @@
 """The consistency check: which storages are configured, and bringing their buckets in line.
 
 Used by ``manage.py initialize_buckets`` and, with ``MINIO_CONSISTENCY_CHECK_ON_START``, once at
-start-up. Both run the check on a loop of their own (:func:`run_on_own_loop`), which is closed
-with its sessions when the check ends: nothing is left open behind them.
+start-up. Both run the check on a loop of their own (``sync_edge.run_on_own_loop``), which is
+closed with its sessions when the check ends: nothing is left open behind them.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from typing import TypeVar
 
 from django.conf import settings
 from django.core.files.storage import storages
@@ -19,8 +15,6 @@ from django.utils.module_loading import import_string
 
 from .buckets import initialize_buckets
 from .storage import MinioStorage
-
-T = TypeVar("T")
 
 
 def minio_aliases() -> list[tuple[str, type[MinioStorage], dict[str, Any]]]:
@@ -60,13 +54,3 @@ async def acheck_buckets(minio_storages: list[MinioStorage] | None = None) -> li
     return await initialize_buckets(
         (storage.config, storage.bucket_name) for storage in minio_storages
     )
-
-
-def run_on_own_loop(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run ``coroutine`` with ``asyncio.run`` in a worker thread, from any thread.
-
-    ``asyncio.run`` closes the loop's sessions on the way out (see ``client``), and the worker
-    thread works even when the caller's thread runs a loop of its own.
-    """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="async-minio-storage") as pool:
-        return pool.submit(asyncio.run, coroutine).result()

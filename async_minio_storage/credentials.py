@@ -29,6 +29,7 @@ import concurrent.futures
 import os
 import threading
 import time
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import UTC
@@ -44,6 +45,7 @@ from .config import ConnectionSettings
 from .errors import StorageUnavailable
 from .redacted import Secret
 from .redacted import secret
+from .wire.miniopy import close_provider_session
 from .wire.miniopy import credentials_expiry
 from .wire.miniopy import disown_provider_session
 
@@ -104,6 +106,7 @@ class CredentialSource:
         self._refresh: concurrent.futures.Future[Identity] | None = None
         self._next_attempt = 0.0  # time.monotonic() before which no background refresh starts
         self._pid = os.getpid()
+        self._closer: AsyncGenerator[None] | None = None
 
     @property
     def rotates(self) -> bool:
@@ -146,7 +149,20 @@ class CredentialSource:
             ) from None
         identity = Identity.from_credentials(credentials)
         self._current = (identity, identity.credentials)
+        if self._closer is None:  # the provider's own session, closed with the portal loop
+            self._closer = self._close_provider_at_shutdown()
+            await anext(self._closer)
         return identity
+
+    async def _close_provider_at_shutdown(self) -> AsyncGenerator[None]:
+        """Suspended until the portal loop shuts down (``loop.shutdown_asyncgens()``, as the
+        clients' closers in ``client``); then closes the provider's HTTP session there."""
+        try:
+            yield
+        finally:
+            self._closer = None
+            if self._provider is not None:
+                await close_provider_session(self._provider)
 
     async def current(self) -> Identity:
         """The identity to sign with now, from a coroutine on any loop."""
@@ -199,6 +215,7 @@ class SourceProvider(Provider):
 
 
 _sources: dict[tuple[object, ...], CredentialSource] = {}
+_inherited_closers: list[object] = []
 _sources_lock = threading.Lock()
 
 
@@ -236,6 +253,9 @@ def _after_fork_in_child() -> None:
         source._lock = threading.Lock()
         source._refresh = None
         source._pid = os.getpid()
+        # The parent's portal's closer: kept, never run (collecting it would reach that loop).
+        _inherited_closers.append(source._closer)
+        source._closer = None
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

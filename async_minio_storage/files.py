@@ -16,7 +16,7 @@ is never left holding a pool connection after the file is closed or read to the 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import copy
 import os
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -27,6 +27,7 @@ from typing import Self
 from aiohttp import ClientResponse
 from django.core.files.base import File
 
+from . import sync_edge
 from . import wire
 from .client import get_connection
 from .config import ConnectionSettings
@@ -44,6 +45,10 @@ if TYPE_CHECKING:
 else:
     _BytesFile = File
 
+
+# A body this small is read whole by the GET that opens the reader, and the response let go:
+# a sync ``open().read()`` of a small object then costs one trip to the loop, not two.
+SMALL_BODY = 128 * 1024
 
 # What ``storage.stat()`` returns and download views are given: the wire layer's one record.
 ObjectInfo = ObjectRecord
@@ -76,6 +81,9 @@ class ObjectReader:
         self.stop = size
         self._response: ClientResponse | None = None
         self._response_loop: asyncio.AbstractEventLoop | None = None
+        # The bytes [held_start, held_start + len(held)) when a small body was read whole.
+        self._held = b""
+        self._held_start = 0
 
     @classmethod
     async def open(
@@ -116,11 +124,50 @@ class ObjectReader:
         )
         reader.position = start if response.status == 206 else 0
         reader.stop = reader.position + received
-        if received:
-            reader._keep(response)
-        else:
+        if not received:
             response.release()  # nothing to read: do not hold a connection for it
+        elif received <= SMALL_BODY:
+            await reader._hold_whole_body(response, received)
+        else:
+            reader._keep(response)
         return reader
+
+    async def _hold_whole_body(self, response: ClientResponse, length: int) -> None:
+        try:
+            pieces = []
+            received = 0
+            while received < length:
+                piece = await wire.read_body(
+                    response, length - received, bucket=self.bucket, key=self.key
+                )
+                if not piece:
+                    raise StorageUnavailable(
+                        f"The download of {self.bucket}/{self.key} ended at byte "
+                        f"{self.position + received} of {self.stop}."
+                    )
+                pieces.append(piece)
+                received += len(piece)
+        finally:
+            response.release()
+        self._held, self._held_start = b"".join(pieces), self.position
+
+    def take_held(self, buffer: memoryview) -> int:
+        """Copy into ``buffer`` what the reader holds in memory from its position on (a small
+        body read whole when it was opened), and advance; 0 if it holds nothing there. No
+        I/O and no loop: a sync file serves such reads without a trip to the loop."""
+        held, offset = self._held, self.position - self._held_start
+        if not held or not 0 <= offset < len(held):
+            return 0
+        count = min(len(buffer), len(held) - offset, self.stop - self.position)
+        buffer[:count] = held[offset : offset + count]
+        self.position += count
+        return count
+
+    @property
+    def holds_the_rest(self) -> bool:
+        """True if every byte from the position to the end is in memory."""
+        offset = self.position - self._held_start
+        return bool(self._held) and offset >= 0 and self._held_start + len(self._held) >= self.stop
 
     @property
     def record(self) -> ObjectRecord:
@@ -136,6 +183,14 @@ class ObjectReader:
     def _keep(self, response: ClientResponse) -> None:
         self._response = response
         self._response_loop = asyncio.get_running_loop()
+
+    def detach(self) -> ObjectReader:
+        """A reader of the same object at the same position that takes over this one's response;
+        this one keeps none. For a reader of its own on a loop (a sync file's read-ahead), which
+        may then move on, or be abandoned, without touching this one's position."""
+        twin = copy.copy(self)
+        self._response = self._response_loop = None
+        return twin
 
     async def _current_response(self) -> ClientResponse:
         loop = asyncio.get_running_loop()
@@ -167,6 +222,8 @@ class ObjectReader:
         if wanted <= 0:
             self.drop_response()
             return 0
+        if self.holds_the_rest:
+            return self.take_held(buffer)
         response = await self._current_response()
         received = 0
         while received < wanted:
@@ -187,6 +244,9 @@ class ObjectReader:
         if wanted <= 0:
             self.drop_response()
             return b""
+        if self.holds_the_rest:
+            piece = bytearray(wanted)
+            return bytes(piece[: self.take_held(memoryview(piece))])
         response = await self._current_response()
         chunk = await wire.read_body(response, wanted, bucket=self.bucket, key=self.key)
         self._advance(len(chunk), 1)
@@ -227,8 +287,7 @@ class ObjectReader:
             return
         # release() returns a finished connection to the pool and closes an unfinished one. If
         # the loop is closed, its connections are gone already.
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(response.release)
+        sync_edge.call_on_loop(loop, response.release)
 
 
 class AsyncMinioFile:
@@ -267,16 +326,21 @@ class AsyncMinioFile:
         if self.closed:
             raise ValueError("I/O operation on closed file.")
 
+    @sync_edge.on_lasting_loop  # on the portal, with its response, under WSGI (see sync_edge)
     async def read(self, size: int = -1) -> bytes:
         self._check_open()
         return await self._reader.read(size)
+
+    @sync_edge.on_lasting_loop
+    async def _read_some(self, size: int) -> bytes:
+        return await self._reader.read_some(size)
 
     async def chunks(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
         """Yield the whole object from its start, in pieces of at most ``chunk_size`` bytes
         (as they arrive from the network, like Django's ``File.chunks()``)."""
         self.seek(0)
         self._check_open()
-        while chunk := await self._reader.read_some(chunk_size or DEFAULT_CHUNK_SIZE):
+        while chunk := await self._read_some(chunk_size or DEFAULT_CHUNK_SIZE):
             yield chunk
 
     def __aiter__(self) -> AsyncIterator[bytes]:

@@ -300,6 +300,7 @@ class HealthProbes:
         """Whether the server is up and this storage's bucket reachable (see ``health``)."""
         return sync_edge.run_sync(self.ais_minio_available, cluster, write)
 
+    @sync_edge.on_lasting_loop
     async def ais_minio_available(
         self, cluster: bool = False, write: bool = False
     ) -> MinioServerStatus:

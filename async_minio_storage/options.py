@@ -215,6 +215,13 @@ OPTIONS: tuple[Option, ...] = (
         "multipart_concurrency",
     ),
     Option(
+        "MINIO_READ_AHEAD",
+        4 * 1024 * 1024,
+        between(0, 1024 * 1024 * 1024),
+        "bytes read ahead per open sync file",
+        "read_ahead",
+    ),
+    Option(
         "MINIO_HEALTH_TIMEOUT",
         3.0,
         values.positive_number,

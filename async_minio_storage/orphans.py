@@ -34,7 +34,7 @@ Incomplete multipart uploads are not objects and are not judged here: the comman
 ``--incomplete-uploads`` pass is in :mod:`~async_minio_storage.uploads_cleanup`.
 
 Which loop: :func:`aclean_orphans` runs on one event loop (the command runs it with
-:func:`~async_minio_storage.consistency.run_on_own_loop`). Buckets are handled concurrently on
+:func:`~async_minio_storage.sync_edge.run_on_own_loop`). Buckets are handled concurrently on
 it, through that loop's clients and request slots, so ``MINIO_MAX_CONNECTIONS`` holds. Rows are
 read with Django's async ORM, which runs the queries in its own database thread.
 """

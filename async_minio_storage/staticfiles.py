@@ -7,7 +7,6 @@ import posixpath
 import re
 from collections.abc import Callable
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -15,6 +14,7 @@ from django.contrib.staticfiles.storage import ManifestFilesMixin
 from django.utils.deconstruct import deconstructible
 
 from . import arguments
+from . import sync_edge
 from .collecting import CONCURRENCY
 from .collecting import CollectBatch
 from .config import StorageConfig
@@ -199,8 +199,7 @@ class MinioManifestStaticStorage(ManifestFilesMixin, MinioStaticStorage):  # typ
         # First use on an event loop's thread ({% static %} in an async view): the sync API
         # cannot run here, so the manifest is read by a worker thread while the loop waits,
         # once per process, as Django's own manifest storage reads its file from disk.
-        with ThreadPoolExecutor(max_workers=1) as worker:
-            return worker.submit(super().read_manifest).result()
+        return sync_edge.call_in_worker_thread(super().read_manifest)
 
 
 # The drop-in name for projects coming from django-minio-backend.

@@ -46,6 +46,7 @@ from .names import name_to_save
 from .names import object_key
 from .names import overridden_hooks
 from .object_urls import object_url
+from .sync_edge import on_lasting_loop
 from .sync_edge import run_sync
 from .sync_files import MinioFile
 from .wire import ObjectRecord
@@ -203,6 +204,7 @@ class MinioStorage(presigned.PresignedUploads, health.HealthProbes, Storage):
         save took it first); returns the name written."""
         return run_sync(self._asave, name, content)
 
+    @on_lasting_loop
     async def _asave(self, name: str, content: Any, max_length: int | None = None) -> str:
         opened_here = await uploads.open_off_the_loop(content)
         try:
@@ -252,8 +254,9 @@ class MinioStorage(presigned.PresignedUploads, health.HealthProbes, Storage):
         arguments.check_open_mode(mode)
         key = object_key(name)
         reader = run_sync(ObjectReader.open, self.config.connection, self.bucket_name, key)
-        return MinioFile(reader, name, self)
+        return MinioFile(reader, name, self, read_ahead=self.config.read_ahead)
 
+    @on_lasting_loop
     async def aopen(self, name: str, mode: str = "rb") -> AsyncMinioFile:
         """Open an object for reading; its bytes are fetched as they are read."""
         arguments.check_open_mode(mode)
@@ -261,6 +264,7 @@ class MinioStorage(presigned.PresignedUploads, health.HealthProbes, Storage):
         reader = await ObjectReader.open(self.config.connection, self.bucket_name, key)
         return AsyncMinioFile(reader, name)
 
+    @on_lasting_loop
     async def _astat(self, name: str) -> ObjectRecord:
         return await wire.stat_object(await self._connection(), self.bucket_name, object_key(name))
 
@@ -309,6 +313,7 @@ class MinioStorage(presigned.PresignedUploads, health.HealthProbes, Storage):
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
         return run_sync(self.alistdir, path)
 
+    @on_lasting_loop
     async def alistdir(self, path: str) -> tuple[list[str], list[str]]:
         """``(directories, files)`` directly under ``path``, one delimited listing."""
         prefix = directory_prefix(path)
@@ -319,6 +324,7 @@ class MinioStorage(presigned.PresignedUploads, health.HealthProbes, Storage):
     def delete(self, name: str) -> None:
         run_sync(self.adelete, name)
 
+    @on_lasting_loop
     async def adelete(self, name: str) -> None:
         """Delete the object; deleting a missing object does nothing."""
         if not name:
@@ -376,6 +382,7 @@ class MinioStorage(presigned.PresignedUploads, health.HealthProbes, Storage):
     def ensure_bucket(self) -> bool:
         return run_sync(self.aensure_bucket)
 
+    @on_lasting_loop
     async def aensure_bucket(self) -> bool:
         """Create this storage's bucket if it is missing; True if this call created it.
 

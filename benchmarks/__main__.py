@@ -34,6 +34,7 @@ from .scenarios import scenario_scaling
 from .scenarios import scenario_sequential
 from .scenarios import scenario_stream_view
 from .scenarios import scenario_urls
+from .scenarios import scenario_wsgi
 from .scenarios import write_static_sources
 
 
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         env.configure_django(environment)
         from async_minio_storage import MinioStorage
         from async_minio_storage.buckets import initialize_buckets
-        from async_minio_storage.consistency import run_on_own_loop
+        from async_minio_storage.sync_edge import run_on_own_loop
 
         storage = MinioStorage(bucket_name=private_bucket)
         run_on_own_loop(initialize_buckets([(storage.config, private_bucket)]))
@@ -116,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             ("ASGI", scenario_asgi, (), False),
             ("streaming view", scenario_stream_view, (source,), True),
             ("collectstatic", scenario_collectstatic, (static_sources,), True),
+            ("WSGI", scenario_wsgi, (), True),
         ]
         if arguments.only:
             known = [label for label, *_ in scenarios]

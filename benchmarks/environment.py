@@ -128,8 +128,12 @@ def new_bucket_names() -> tuple[str, str]:
     return f"bench-{run}-private", f"bench-{run}-public"
 
 
-def configure_django(environment: Environment) -> None:
-    """Settings every contender can read: django-minio-backend wants its options in STORAGES."""
+def configure_django(environment: Environment, urlconf: str = "benchmarks.asgi_app") -> None:
+    """Settings every contender can read: django-minio-backend wants its options in STORAGES.
+
+    ``urlconf``: the module whose views a server process serves (``benchmarks.asgi_app`` or
+    ``benchmarks.wsgi_app``).
+    """
     import django
     from django.conf import settings
 
@@ -153,7 +157,7 @@ def configure_django(environment: Environment) -> None:
             "disable_existing_loggers": False,
             "loggers": {"django.request": {"level": "ERROR"}},  # not every probe's 404
         },
-        ROOT_URLCONF="benchmarks.asgi_app",
+        ROOT_URLCONF=urlconf,
         ALLOWED_HOSTS=["127.0.0.1", "localhost"],
         DATA_UPLOAD_MAX_MEMORY_SIZE=None,
         **minio,

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import contextlib
+import functools
+import http.client
 import io
 import itertools
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -44,7 +50,7 @@ MiB = 1024 * 1024
 @dataclass(frozen=True)
 class Parameters:
     rounds: int = 3
-    heavy_rounds: int = 2  # scenarios 5, 6, 9 and 10 are long: two rounds keep a run short
+    heavy_rounds: int = 2  # scenarios 5, 6, 9, 10 and 11 are long: two rounds keep a run short
     url_calls: int = 5000
     sequential_count: int = 100
     small_size: int = 10 * KiB
@@ -57,6 +63,8 @@ class Parameters:
     asgi_seconds: float = 5.0
     asgi_concurrency: int = 50
     static_files: int = 1000
+    wsgi_requests: int = 1000
+    wsgi_concurrency: int = 20
 
     @classmethod
     def quick(cls) -> Parameters:
@@ -75,6 +83,8 @@ class Parameters:
             asgi_seconds=0.5,
             asgi_concurrency=5,
             static_files=30,
+            wsgi_requests=40,
+            wsgi_concurrency=4,
         )
 
 
@@ -98,6 +108,8 @@ class Results:
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str], Row] = {}
         self.notes: dict[str, str] = {}
+        # Bounds a target compares with that only the run knows (the storage's configuration).
+        self.limits: dict[str, float] = {}
 
     def add(
         self,
@@ -900,6 +912,176 @@ def scenario_collectstatic(
                 contender,
                 uploaded,
                 "objects",
+                False,
+            )
+
+
+# --- 11. an async view under WSGI: gunicorn's sync workers, through a counting proxy --------
+
+
+WSGI_CONTENDERS = (env.OURS_ASYNC, env.DMB)
+WSGI_WORKERS = 2
+STOP_TIMEOUT = 30.0
+
+
+@contextlib.contextmanager
+def wsgi_server(environment: env.Environment, store: str) -> Iterator[tuple[int, int]]:
+    """``gunicorn -w 2 -k sync`` serving ``benchmarks.wsgi_app`` with its storage pointed at
+    ``store`` (host:port); yields its port and process id once every worker answers.
+
+    In a session of its own, so that if the master does not stop within ``STOP_TIMEOUT`` of a
+    SIGTERM its workers can be killed with it.
+    """
+    port = free_port()
+    command = [sys.executable, "-m", "gunicorn", f"--workers={WSGI_WORKERS}", "--worker-class=sync"]
+    options = [f"--bind=127.0.0.1:{port}", "--log-level=warning", "--no-control-socket"]
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [*command, *options, "benchmarks.wsgi_app:application"],
+            cwd=env.REPOSITORY,
+            env={**os.environ, **environment.environ(), "BENCH_ENDPOINT": store},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            wait_for_workers(port, process, log)
+            yield port, process.pid
+        finally:
+            process.terminate()
+            try:
+                process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(STOP_TIMEOUT)
+
+
+def wait_for_workers(port: int, process: subprocess.Popen[bytes], log: Any) -> None:
+    """Poll ``/worker`` until every worker has answered (each answer holds its worker busy for
+    a moment, so probes sent together reach them all), for at most a minute."""
+    seen: set[bytes] = set()
+
+    def probe() -> bytes:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/worker", timeout=5) as answer:
+            return bytes(answer.read())
+
+    deadline = time.monotonic() + 60
+    with concurrent.futures.ThreadPoolExecutor(WSGI_WORKERS * 2) as pool:
+        while len(seen) < WSGI_WORKERS:
+            if process.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                output = log.read().decode(errors="replace")
+                raise RuntimeError(f"gunicorn's {WSGI_WORKERS} workers did not start:\n{output}")
+            try:
+                seen.update(pool.map(lambda _: probe(), range(WSGI_WORKERS * 2)))
+            except OSError:
+                time.sleep(0.1)
+
+
+def drive_requests(
+    port: int, numbers: range, concurrency: int, request: Callable[[int], tuple[str, str, bytes]]
+) -> float:
+    """Send a request for each of ``numbers`` from ``concurrency`` threads, each with its own
+    HTTP connection; return the seconds they took.
+
+    ``request(number)`` gives each one's method, path and body; any answer but 200 is an error.
+    gunicorn's sync workers close each connection after their answer, and ``http.client`` opens
+    the next one as it sends the next request.
+    """
+    pending = iter(numbers)
+    lock = threading.Lock()
+
+    def client() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        try:
+            while True:
+                with lock:
+                    number = next(pending, None)
+                if number is None:
+                    return
+                method, url, body = request(number)
+                connection.request(method, url, body=body or None)
+                response = connection.getresponse()
+                answer = response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"{method} {url}: HTTP {response.status}: {answer[:200]!r}")
+        finally:
+            connection.close()
+
+    started = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
+        for future in [pool.submit(client) for _ in range(concurrency)]:
+            future.result()
+    return time.perf_counter() - started
+
+
+def scenario_wsgi(
+    environment: env.Environment,
+    parameters: Parameters,
+    results: Results,
+    round_number: int,
+    progress: Progress,
+) -> None:
+    """An ``async def`` view per backend (``benchmarks.wsgi_app``) under gunicorn's sync workers,
+    ``wsgi_requests`` requests from ``wsgi_concurrency`` clients, each view on a fresh server.
+
+    Two views: one awaits an existence check of one small object, one stores the request's
+    small body. Each server's storage reaches the S3 server through a :class:`CountingProxy`
+    of its own, so the proxy's count is every TCP connection that server's workers opened to
+    the store: at start-up, in the warm-up (one request per client) and in the timed requests.
+    Under WSGI Django runs an async view on an event loop made for that request; a storage that
+    kept its connections on that loop would open one for every request.
+    """
+    from .counting_proxy import CountingProxy
+
+    if environment.server.use_https:
+        results.notes["async view under WSGI"] = "skipped: the counting proxy needs plain HTTP"
+        return
+    storage = environment.contenders[env.OURS_SYNC][0]
+    slots = storage.config.max_connections
+    results.limits["wsgi-connections"] = WSGI_WORKERS * slots
+    count, concurrency = parameters.wsgi_requests, parameters.wsgi_concurrency
+    results.notes["async view under WSGI"] = (
+        f"gunicorn {env.version('gunicorn')}, {WSGI_WORKERS} sync workers, "
+        f"MINIO_MAX_CONNECTIONS={slots}; {count:,} requests from {concurrency} clients after "
+        "a warm-up of one request per client; connections counted by a TCP proxy in front of "
+        "the S3 server from the workers' start-up on"
+    )
+    probe = storage.save(f"wsgi/{os.urandom(3).hex()}/probe.bin", ContentFile(b"probe"))
+    data = os.urandom(parameters.small_size)
+    host, _, target_port = environment.server.endpoint.rpartition(":")
+    setup = f"under WSGI (gunicorn, {WSGI_WORKERS} sync workers, {concurrency} clients)"
+    views: dict[str, tuple[str, Callable[[str, int], tuple[str, str, bytes]]]] = {
+        "exists": (
+            f"async view checking that one object exists {setup}",
+            lambda contender, _: ("GET", f"/exists/{contender}/{probe}", b""),
+        ),
+        "save": (
+            f"async view saving {parameters.small_size // KiB} KB {setup}",
+            lambda contender, number: ("POST", f"/save/{contender}/{number}.bin", data),
+        ),
+    }
+    for view, (title, request) in views.items():
+        for contender in rotated(list(WSGI_CONTENDERS), round_number):
+            progress.show(f"round {round_number + 1}: async view under WSGI ({view}): {contender}")
+            with (
+                CountingProxy(host, int(target_port)) as proxy,
+                wsgi_server(environment, proxy.endpoint) as (port, _),
+            ):
+                send = functools.partial(request, contender)
+                drive_requests(port, range(count, count + concurrency), concurrency, send)
+                seconds = drive_requests(port, range(count), concurrency, send)
+                connections = proxy.accepted
+            results.add(
+                f"wsgi-{view}-rps", title + ", requests/s", contender, count / seconds, "requests/s"
+            )
+            results.add(
+                f"wsgi-{view}-connections",
+                f"TCP connections its workers opened to the store (start-up, warm-up and "
+                f"{count:,} requests)",
+                contender,
+                connections,
+                "connections",
                 False,
             )
 

@@ -30,7 +30,7 @@ from miniopy_async.error import S3Error
 from async_minio_storage import MinioStorage
 from async_minio_storage import sync_edge
 from async_minio_storage.buckets import initialize_buckets
-from async_minio_storage.consistency import run_on_own_loop
+from async_minio_storage.sync_edge import run_on_own_loop
 
 from .s3_server import S3Server
 from .s3_server import SeaweedFS

@@ -94,18 +94,30 @@ def weed_binary() -> str:
 
 
 class SeaweedFS:
-    """``weed mini`` with every port free and every file under ``directory``."""
+    """``weed mini`` with every port free and every file under ``directory``.
+
+    ``iam_config``, if given, is SeaweedFS's advanced IAM configuration (``sts``, ``policy``,
+    ``roles``, ``policies``, ``providers``), written to ``iam.json`` and passed as
+    ``-s3.iam.config``: what its STS needs to let the admin assume a role
+    (``tests/test_sts.py``).
+    """
 
     # For weed, on top of this process's. UTC: Django sets TZ to TIME_ZONE in the environment,
     # and SeaweedFS writes upload times in its local zone, which miniopy-async cannot parse.
     extra_environment: ClassVar[dict[str, str]] = {"TZ": "UTC"}
 
     def __init__(
-        self, directory: Path, *, access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY
+        self,
+        directory: Path,
+        *,
+        access_key: str = ACCESS_KEY,
+        secret_key: str = SECRET_KEY,
+        iam_config: dict[str, object] | None = None,
     ):
         self.directory = directory
         self.access_key = access_key
         self.secret_key = secret_key
+        self.iam_config = iam_config
         # Further (access, secret) pairs of the same identity: a test's second valid keys.
         self.more_keys: list[tuple[str, str]] = []
         self.process: subprocess.Popen[bytes] | None = None
@@ -174,6 +186,10 @@ class SeaweedFS:
             f"-s3.localSocket={self.directory / 's3.sock'}",
             f"-s3.config={config}",
         ]
+        if self.iam_config is not None:
+            iam = self.directory / "iam.json"
+            iam.write_text(json.dumps(self.iam_config))
+            command.append(f"-s3.iam.config={iam}")
         log = (self.directory / "weed.log").open("ab" if append_log else "wb")
         self.process = subprocess.Popen(
             command,

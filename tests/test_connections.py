@@ -9,8 +9,11 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 from django.core.files.base import ContentFile
+from django.test import Client
+from django.test import override_settings
 
 from async_minio_storage import MinioStorage
+from async_minio_storage import client
 from async_minio_storage.wire import HASH_ON_LOOP_LIMIT
 from tests.s3_server import free_ports
 
@@ -118,3 +121,40 @@ def test_a_large_body_is_still_hashed_off_the_loop(bucket):
         executor.shutdown()
 
     assert executor.submitted >= 1 or storage.config.connection.use_https
+
+
+def test_async_views_under_wsgi_share_the_portals_connections(bucket, proxy, fresh_connections):
+    """Django runs each async view under WSGI on a loop of its own, which ends with the
+    request: the view's storage calls are done on the portal loop, over its pool."""
+    MinioStorage(bucket_name=bucket).save("here.txt", ContentFile(b"here"))
+    browser = Client()
+
+    with override_settings(MINIO_ENDPOINT=proxy.endpoint):
+        answers = [browser.get(f"/aexists/{bucket}/?name=here.txt") for _ in range(30)]
+        missing = browser.get(f"/aexists/{bucket}/?name=missing.txt")
+
+    assert [answer.content for answer in answers] == [b"True"] * 30
+    assert missing.content == b"False"
+    assert proxy.accepted == 1  # one kept-alive connection for 31 requests (was one each)
+
+
+async def test_on_a_lasting_loop_the_call_runs_where_it_was_made(bucket, proxy):
+    # pytest-asyncio's loop is not one of asgiref's: nothing is handed to the portal.
+    storage = MinioStorage(bucket_name=bucket, MINIO_ENDPOINT=proxy.endpoint)
+
+    assert await storage.aexists("anything.txt") is False
+    assert storage.config.connection in client._clients[asyncio.get_running_loop()]
+
+
+def test_files_read_by_async_views_under_wsgi_stay_on_the_portals_connections(
+    bucket, proxy, fresh_connections
+):
+    large = bytes(range(256)) * 1024  # 256 KiB: read through the response, not held whole
+    MinioStorage(bucket_name=bucket).save("large.bin", ContentFile(large))
+    browser = Client()
+
+    with override_settings(MINIO_ENDPOINT=proxy.endpoint):
+        answers = [browser.get(f"/aread/{bucket}/?name=large.bin") for _ in range(5)]
+
+    assert [answer.content for answer in answers] == [large] * 5
+    assert proxy.accepted == 1

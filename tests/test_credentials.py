@@ -292,3 +292,37 @@ async def test_after_a_fork_a_provider_forgets_the_session_it_made_in_the_parent
     assert provider._session is None  # the child's first refresh makes its own
     assert session.connector is not None
     assert session.connector.closed  # disowned: its finaliser closes nothing of the parent's
+
+
+# AWS's SigV4 test suite, case post-sts-header-before: a POST whose session token is a signed
+# header, service "service", region us-east-1, 2015-08-30T12:36:00Z, AWS's example keys.
+AWS_SUITE_TOKEN = (
+    "AQoDYXdzEPT//////////wEXAMPLEtc764bNrC9SAPBSM22wDOk4x4HIZ8j4FZTwdQWLWsKWHGBuFqwAeMicRXmxfp"
+    "SPfIeoIYRqTflfKD8YUuwthAx7mSEI/qkPpKPi/kMcGdQrmGdeehM4IC1NtBmUpp2wUE8phUZampKsburEDy0KPkyQ"
+    "DYwT7WZ0wq5VSXDvp75YU9HFvlRd8Tx6q6fE8YQcHNVXAkiY9q6d+xo0rKwT38xVqr7ZD0u0iPPkUL64lIZbqBAz+sc"
+    "qKmlzm8FDrypNC9Yjc8fPOLn9FX9KSYvKTr4rvx3iSIlTJabIQwj2ICCR/oLxBA=="
+)
+AWS_SUITE_SIGNATURE = "85d96828115b5dc0cfc3bd16ad9e210dd772bbebba041836c64533a82be05ead"
+
+
+def test_the_signer_reproduces_aws_sigv4_suite_case_with_a_session_token():
+    headers, signed = signing._canonical_headers(
+        {
+            "Host": "example.amazonaws.com",
+            "X-Amz-Date": "20150830T123600Z",
+            "X-Amz-Security-Token": AWS_SUITE_TOKEN,
+        }
+    )
+    empty_payload = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    canonical_request = "\n".join(("POST", "/", "", headers, signed, empty_payload))
+
+    signature = signing._signature(
+        canonical_request,
+        "20150830T123600Z",
+        "us-east-1",
+        Secret("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
+        service="service",
+    )
+
+    assert signed == "host;x-amz-date;x-amz-security-token"
+    assert signature == AWS_SUITE_SIGNATURE

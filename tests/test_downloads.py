@@ -26,6 +26,7 @@ from django.urls import path
 from async_minio_storage import MinioStorage
 from async_minio_storage.downloads import ObjectDownloadView
 from async_minio_storage.downloads import serve_object
+from async_minio_storage.files import SMALL_BODY
 from async_minio_storage.files import ObjectChanged
 from async_minio_storage.ranges import ByteRange
 from async_minio_storage.ranges import Unsatisfiable
@@ -353,10 +354,24 @@ def test_under_wsgi_the_body_streams_without_buffering(served):
 
 async def test_a_file_replaced_while_read_is_not_mixed(storage, s3_admin):
     """Reading on after the object changed raises, rather than mixing two versions."""
-    s3_admin.put(storage.bucket_name, "v.bin", b"a" * 100)
+    size = SMALL_BODY + 100  # larger than what opening reads whole
+    s3_admin.put(storage.bucket_name, "v.bin", b"a" * size)
     async with await storage.aopen("v.bin") as file:
         assert await file.read(10) == b"a" * 10
-        s3_admin.put(storage.bucket_name, "v.bin", b"b" * 100)
+        s3_admin.put(storage.bucket_name, "v.bin", b"b" * size)
         file.seek(50)
         with pytest.raises(ObjectChanged, match="changed while it was being read"):
             await file.read(10)
+
+
+async def test_a_small_file_is_read_whole_at_opening_so_a_replacement_cannot_mix_in(
+    storage, s3_admin, proxy
+):
+    storage = MinioStorage(bucket_name=storage.bucket_name, MINIO_ENDPOINT=proxy.endpoint)
+    s3_admin.put(storage.bucket_name, "small.bin", b"a" * 100)
+    async with await storage.aopen("small.bin") as file:
+        s3_admin.put(storage.bucket_name, "small.bin", b"b" * 100)
+        assert await file.read(10) == b"a" * 10
+        file.seek(50)
+        assert await file.read() == b"a" * 50  # the version that was opened, from memory
+    assert proxy.accepted == 1  # one GET, no second request for the reads

@@ -25,12 +25,12 @@ from async_minio_storage import MinioStorage
 from async_minio_storage import orphans
 from async_minio_storage.bulk import batches
 from async_minio_storage.client import get_connection
-from async_minio_storage.consistency import run_on_own_loop
 from async_minio_storage.management.commands import clean_orphaned_minio_files
 from async_minio_storage.orphans import Inventory
 from async_minio_storage.orphans import Verdict
 from async_minio_storage.orphans import reference_key
 from async_minio_storage.orphans import verdict
+from async_minio_storage.sync_edge import run_on_own_loop
 from async_minio_storage.uploads_cleanup import UploadsReport
 from async_minio_storage.uploads_cleanup import UploadVerdict
 from async_minio_storage.uploads_cleanup import find_upload_targets

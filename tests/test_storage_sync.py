@@ -7,6 +7,7 @@ import urllib.request
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.core.files.base import ContentFile
@@ -15,6 +16,7 @@ from django.test import override_settings
 
 from async_minio_storage import MinioFile
 from async_minio_storage import MinioStorage
+from async_minio_storage import sync_edge
 
 
 def test_save_returns_the_name_and_stores_the_bytes(storage, s3_admin):
@@ -240,3 +242,19 @@ def test_open_file_refuses_bad_seeks(storage):
             file.seek(0, 7)
         assert file.seek(1, io.SEEK_CUR) == 1
         assert file.read() == b"bc"
+
+
+def test_reading_a_small_file_costs_one_request_and_one_trip_to_the_loop(bucket, proxy):
+    storage = MinioStorage(bucket_name=bucket, MINIO_ENDPOINT=proxy.endpoint)
+    storage.save("small.txt", ContentFile(b"s" * 10240))
+    trips = []
+    real_run = sync_edge.PortalLoop.run
+
+    def counted(portal, coroutine):
+        trips.append(coroutine.__qualname__)
+        return real_run(portal, coroutine)
+
+    with mock.patch.object(sync_edge.PortalLoop, "run", counted), storage.open("small.txt") as f:
+        assert f.read() == b"s" * 10240
+
+    assert trips == ["ObjectReader.open"]  # the read is served from what opening read

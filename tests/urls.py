@@ -26,7 +26,22 @@ def exists_in(request, bucket):
     return HttpResponse(str(MinioStorage(bucket_name=bucket).exists("anything.txt")))
 
 
+async def aexists_in(request, bucket):
+    """An async view: under WSGI (Django's test client) Django runs it on a loop of its own."""
+    storage = MinioStorage(bucket_name=bucket)
+    return HttpResponse(str(await storage.aexists(request.GET.get("name", "anything.txt"))))
+
+
+async def aread_in(request, bucket):
+    """An async view that reads a file through ``aopen`` (``tests/test_connections``)."""
+    storage = MinioStorage(bucket_name=bucket)
+    async with await storage.aopen(request.GET["name"]) as file:
+        return HttpResponse(b"".join([piece async for piece in file.chunks()]))
+
+
 urlpatterns = [
+    path("aread/<str:bucket>/", aread_in),
+    path("aexists/<str:bucket>/", aexists_in),
     path("debug-page/<str:bucket>/", exists_in),
     path("health/", include("async_minio_storage.urls")),
     path("uploads/", include(uploads.urls)),

@@ -13,7 +13,8 @@
 - ``Provider._session``, ``ChainedProvider._providers`` (miniopy-async's) and
   ``RetryClient._client`` (aiohttp-retry's): in a forked child, the session a credentials
   provider made on the parent's portal is disowned and forgotten
-  (:func:`disown_provider_session`); there is no public way to give a provider a new one.
+  (:func:`disown_provider_session`); there is no public way to give a provider a new one. The
+  same session is closed when the portal loop shuts down (:func:`close_provider_session`).
 - ``InvalidResponseError._code``: the HTTP status of a non-S3 answer (a proxy's error page);
   the class has no public field for it (:func:`status_of`).
 - ``ClientSession._retry_connection`` (aiohttp's): set to False (:func:`without_silent_resends`),
@@ -251,3 +252,13 @@ def disown_provider_session(inherited: Provider) -> None:
         if isinstance(inner, aiohttp.ClientSession):
             disown_session(inner)
         provider._session = None
+
+
+async def close_provider_session(provider: Provider) -> None:
+    """Close the HTTP session a credentials provider made for itself (see
+    :func:`disown_provider_session`), on its loop, when that loop shuts down."""
+    for each in (provider, *getattr(provider, "_providers", ())):
+        session = getattr(each, "_session", None)
+        if session is not None:
+            each._session = None
+            await session.close()

@@ -54,6 +54,11 @@ EXPECTED = {
             "collectstatic-10-changed-uploads",
         )
     },
+    **{
+        f"wsgi-{view}-{quantity}": ["ours-async", "django-minio-backend"]
+        for view in ("exists", "save")
+        for quantity in ("rps", "connections")
+    },
 }
 
 

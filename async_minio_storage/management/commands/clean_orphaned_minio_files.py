@@ -25,12 +25,12 @@ from django.core.management.base import CommandError
 from django.core.management.base import CommandParser
 from django.template.defaultfilters import filesizeformat
 
-from async_minio_storage.consistency import run_on_own_loop
 from async_minio_storage.orphans import DEFAULT_MIN_AGE
 from async_minio_storage.orphans import BucketReport
 from async_minio_storage.orphans import BucketTarget
 from async_minio_storage.orphans import aclean_orphans
 from async_minio_storage.orphans import find_targets
+from async_minio_storage.sync_edge import run_on_own_loop
 from async_minio_storage.uploads_cleanup import UploadsReport
 from async_minio_storage.uploads_cleanup import UploadVerdict
 from async_minio_storage.uploads_cleanup import aclean_incomplete_uploads

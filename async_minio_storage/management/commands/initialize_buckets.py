@@ -9,8 +9,8 @@ from django.core.management.base import CommandError
 from django.core.management.base import CommandParser
 
 from async_minio_storage.consistency import acheck_buckets
-from async_minio_storage.consistency import run_on_own_loop
 from async_minio_storage.errors import MinioStorageError
+from async_minio_storage.sync_edge import run_on_own_loop
 
 
 class Command(BaseCommand):

@@ -10,8 +10,8 @@ from django.core.management.base import CommandError
 from django.core.management.base import CommandParser
 
 from async_minio_storage.consistency import configured_storages
-from async_minio_storage.consistency import run_on_own_loop
 from async_minio_storage.health import MinioServerStatus
+from async_minio_storage.sync_edge import run_on_own_loop
 
 
 async def _probe_all(cluster: bool, write: bool) -> list[tuple[str, MinioServerStatus]]:
