@@ -50,16 +50,18 @@ def lint(session: nox.Session) -> None:
 def tests(session: nox.Session, django: str, server: str) -> None:
     session.install("-e", ".[test]", f"django~={django}.0", *LOWEST.get(django, []))
     session.env["ASYNC_MINIO_TEST_SERVER"] = server
-    # The slow tests that do not depend on Django or dependency versions run on the first line.
-    once = [] if (session.python, django, server) == MATRIX[0] else ["-m", "not once"]
+    # The first line runs every test and measures coverage. The others skip the slow tests that
+    # do not depend on Django or dependency versions (marker "once"), and coverage (CI time).
+    if (session.python, django, server) == MATRIX[0]:
+        only_here = ["--cov=async_minio_storage", "--cov-report=term-missing:skip-covered"]
+    else:
+        only_here = ["-m", "not once"]
     session.run("python", "-m", "pip", "list", "--format=freeze", silent=False)
     session.run(
         "pytest",
         "--ignore=tests/browser",
         "--ignore=tests/benchmarks",
-        "--cov=async_minio_storage",
-        "--cov-report=term-missing:skip-covered",
-        *once,
+        *only_here,
         *session.posargs,
     )
 

@@ -36,6 +36,7 @@ from .config import ConnectionSettings
 from .credentials import SourceProvider
 from .credentials import source_for
 from .wire import Client
+from .wire.miniopy import abort_pooled_tls_connections
 from .wire.miniopy import without_silent_resends
 
 logger = logging.getLogger(__name__)
@@ -176,6 +177,10 @@ async def _close_when_loop_shuts_down(loop: asyncio.AbstractEventLoop) -> AsyncG
             loop_clients = _clients.pop(loop, {})
             _closers.pop(loop, None)
         for connection in loop_clients.values():
+            # A TLS connection's graceful close takes round trips with the server, which a
+            # loop that is shutting down no longer makes: its socket was left open (reported
+            # as an unclosed transport later). Pooled TLS connections are aborted instead.
+            abort_pooled_tls_connections(connection.http)
             await connection.minio.close_session()  # type: ignore[no-untyped-call]
 
 

@@ -33,7 +33,8 @@ connection then waits for its read timeout. So the child disowns them instead
   ``__del__`` see a closed pool and neither close its connections nor log "Unclosed connector"
   / "Unclosed client session". ``close()`` would close the sockets.
 - ``BaseConnector._conns`` (aiohttp's): the pooled connections, dropped without closing them,
-  so that the pool's keep-alive clean-up never closes one.
+  so that the pool's keep-alive clean-up never closes one. (Also read when a loop shuts down,
+  by :func:`abort_pooled_tls_connections`.)
 - ``BaseSelectorEventLoop._selector`` (asyncio's): replaced by a new selector, so that whatever
   the child's finalisers unregister is unregistered from the child's own epoll set.
 - ``BaseSelectorEventLoop._close_self_pipe`` and ``BaseSelectorEventLoop._make_self_pipe``
@@ -262,3 +263,17 @@ async def close_provider_session(provider: Provider) -> None:
         if session is not None:
             each._session = None
             await session.close()
+
+
+def abort_pooled_tls_connections(session: aiohttp.ClientSession) -> None:
+    """Abort the idle TLS connections of ``session``'s pool (``BaseConnector._conns``), so that
+    closing the session on a loop that is shutting down closes their sockets at once rather
+    than after a TLS close that the loop no longer runs long enough to finish."""
+    connector = session.connector
+    if connector is None or connector.closed:
+        return
+    for kept in list(connector._conns.values()):
+        for protocol, _ in kept:
+            transport = protocol.transport
+            if transport is not None and transport.get_extra_info("sslcontext") is not None:
+                transport.abort()
