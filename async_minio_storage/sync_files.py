@@ -77,6 +77,7 @@ class ReadAhead:
         self.buffered_bytes = 0
         self._wanted = 0  # what the waiting caller waits for; 0 when it does not wait
         self._finished = False
+        self._cancelled = False  # set by cancel(); the task then keeps nothing it reads
         self._error: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._room: asyncio.Event | None = None  # set on the loop when the caller made room
@@ -99,6 +100,8 @@ class ReadAhead:
                     continue
                 chunk = await reader.read_some(min(READ_AHEAD_CHUNK, free))
                 with self._condition:
+                    if self._cancelled:  # cancelled while the read was in flight
+                        return
                     self._chunks.append(memoryview(chunk))
                     self.buffered_bytes += len(chunk)
                     if self._wanted and self.buffered_bytes >= self._wanted:
@@ -169,6 +172,7 @@ class ReadAhead:
             self._future.cancel()  # the task's ``finally`` releases its response
         self._reader.drop_response()  # at once too, in case the task is not running
         with self._condition:
+            self._cancelled = True
             self._chunks.clear()
             self.buffered_bytes = 0
 
