@@ -33,6 +33,7 @@ from urllib.parse import quote
 from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
 
+import pytest
 from django.core.exceptions import SuspiciousFileOperation
 from hypothesis import HealthCheck
 from hypothesis import assume
@@ -50,6 +51,9 @@ from miniopy_async.time import to_amz_date
 
 from async_minio_storage import signing
 from async_minio_storage.names import object_key
+
+# Pure computation, the same on every Django line: thousands of generated inputs run once.
+pytestmark = pytest.mark.once
 
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
