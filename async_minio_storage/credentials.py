@@ -108,10 +108,6 @@ class CredentialSource:
         self._pid = os.getpid()
         self._closer: AsyncGenerator[None] | None = None
 
-    @property
-    def rotates(self) -> bool:
-        return self._provider is not None
-
     def _usable(self) -> tuple[Identity, Credentials] | None:
         current = self._current
         if current is None or self._provider is None:

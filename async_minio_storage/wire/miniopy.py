@@ -236,33 +236,39 @@ def credentials_expiry(credentials: Credentials) -> datetime | None:
     return expiration.replace(tzinfo=UTC) if expiration.tzinfo is None else expiration
 
 
+def _take_provider_sessions(chain: Provider) -> list[Any]:
+    """The HTTP sessions a credentials provider (and a ``ChainedProvider``'s providers,
+    ``ChainedProvider._providers``) made for themselves, each taken from its provider
+    (``Provider._session`` cleared), so that the provider's next refresh makes a new one."""
+    taken = []
+    for provider in (chain, *getattr(chain, "_providers", ())):
+        session = getattr(provider, "_session", None)
+        if session is not None:
+            provider._session = None
+            taken.append(session)
+    return taken
+
+
 def disown_provider_session(inherited: Provider) -> None:
     """In a forked child: forget the HTTP session a credentials provider made for itself.
 
     miniopy-async's providers (AssumeRole, IAM, web identity, ...) create an aiohttp session
     (``Provider._session``, an aiohttp-retry client whose ``RetryClient._client`` is the
     session) on the loop of their first refresh, the parent's portal. The child disowns it (see
-    :func:`disown_session`) and clears it, so that its first refresh makes a session of its own
-    on its own portal; a ``ChainedProvider``'s providers (``ChainedProvider._providers``) too.
+    :func:`disown_session`) and takes it from the provider, so that its first refresh makes a
+    session of its own on its own portal.
     """
-    for provider in (inherited, *getattr(inherited, "_providers", ())):
-        session = getattr(provider, "_session", None)
-        if session is None:
-            continue
+    for session in _take_provider_sessions(inherited):
         inner = getattr(session, "_client", session)
         if isinstance(inner, aiohttp.ClientSession):
             disown_session(inner)
-        provider._session = None
 
 
 async def close_provider_session(provider: Provider) -> None:
     """Close the HTTP session a credentials provider made for itself (see
     :func:`disown_provider_session`), on its loop, when that loop shuts down."""
-    for each in (provider, *getattr(provider, "_providers", ())):
-        session = getattr(each, "_session", None)
-        if session is not None:
-            each._session = None
-            await session.close()
+    for session in _take_provider_sessions(provider):
+        await session.close()
 
 
 def abort_pooled_tls_connections(session: aiohttp.ClientSession) -> None:
