@@ -3,6 +3,7 @@
 #   ./dev.sh example [--port N]   run the example project on an embedded S3 server
 #   ./dev.sh test [nox args]      lint, type-check and run every test session
 #   ./dev.sh bench [args]         benchmark against the peers; writes docs/benchmarks.md
+#   ./dev.sh docs                 build the documentation site into docs/_build/html
 # Each sets itself up the first time: .venv-example for the example, .venv-dev with nox for
 # the tests (nox then makes one virtualenv per session).
 set -euo pipefail
@@ -30,6 +31,17 @@ run_benchmarks() {
     exec "$venv/bin/python" -m benchmarks "$@"
 }
 
+run_docs() {
+    # The same build as the test run's "docs" session: warnings are errors.
+    local venv=.venv-dev
+    if [ ! -x "$venv/bin/nox" ]; then
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "nox==2026.10.20"
+    fi
+    "$venv/bin/nox" -s docs "$@"
+    echo "Built: file://$PWD/docs/_build/html/index.html"
+}
+
 run_tests() {
     local venv=.venv-dev
     if [ ! -x "$venv/bin/nox" ]; then
@@ -51,8 +63,9 @@ case "$command" in
     example) run_example "$@" ;;
     test) run_tests "$@" ;;
     bench) run_benchmarks "$@" ;;
+    docs) run_docs "$@" ;;
     *)
-        echo "usage: ./dev.sh example [--port N] | test [nox arguments] | bench [--quick]" >&2
+        echo "usage: ./dev.sh example [--port N] | test [nox arguments] | bench [--quick] | docs" >&2
         exit 2
         ;;
 esac

@@ -11,14 +11,16 @@ extra run of the suite. The slow ``once`` tests run on the first line only; amon
 ``tests/test_cluster.py`` starts a cluster of its own and kills a volume server mid-workload.
 ``browser`` starts the example project with ``./dev.sh example`` and drives it with Debian's
 Chromium. ``benchmarks_quick`` runs the benchmark harness in quick mode. ``lint`` is
-ruff and mypy.
+ruff and mypy. ``docs`` builds the documentation site (``./dev.sh docs``) with every warning an
+error: a broken reference, link or anchor, a public name missing from the API reference, or a
+documented member without a docstring fails it (``docs/_ext/site_checks.py``).
 """
 
 from __future__ import annotations
 
 import nox
 
-nox.options.sessions = ["lint", "tests", "browser", "benchmarks_quick"]
+nox.options.sessions = ["lint", "docs", "tests", "browser", "benchmarks_quick"]
 nox.options.reuse_venv = "yes"
 nox.options.error_on_missing_interpreters = True
 
@@ -39,6 +41,26 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
+
+
+@nox.session(python="3.11")
+def docs(session: nox.Session) -> None:
+    """The site, built afresh (``-E``: an incremental build would not repeat the warnings of
+    pages it skips) into ``docs/_build/html``, which opens from the file system."""
+    session.install("-e", ".[docs]")
+    session.run(
+        "sphinx-build",
+        "-W",
+        "--keep-going",
+        "-n",
+        "-q",
+        "-E",
+        "-b",
+        "html",
+        "docs",
+        "docs/_build/html",
+        *session.posargs,
+    )
 
 
 @nox.session

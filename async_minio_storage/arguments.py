@@ -33,6 +33,9 @@ def deconstructs_without_credentials(klass: StorageClass) -> StorageClass:
     django_deconstruct = klass.deconstruct  # type: ignore[attr-defined]
 
     def deconstruct(storage: Any) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
+        """``(path, args, kwargs)`` for ``makemigrations``, as Django's ``@deconstructible``
+        gives them, without the credentials given as keyword arguments (``MINIO_ACCESS_KEY``,
+        ``MINIO_SECRET_KEY``, ``MINIO_SESSION_TOKEN``, ``MINIO_CREDENTIALS``). No I/O."""
         path, args, kwargs = django_deconstruct(storage)
         kept = {name: value for name, value in kwargs.items() if name not in CREDENTIAL_SETTINGS}
         return path, args, kept

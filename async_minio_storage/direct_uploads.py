@@ -65,6 +65,8 @@ from django.urls import path
 from . import wire
 from .files import ObjectInfo
 from .registry import minio_storage
+
+__all__ = ["DirectUploadViews"]
 from .storage import MinioStorage
 
 TOKEN_SALT = "async_minio_storage.direct_uploads"  # noqa: S105 -- a namespace, not a secret
@@ -92,7 +94,9 @@ class DirectUploadViews:
     :class:`~async_minio_storage.files.ObjectInfo` once it is verified (sync or async); what it
     returns is added to ``confirm``'s JSON answer.
 
-    Override :meth:`has_permission` to decide who may upload (default: logged-in users).
+    Override :meth:`has_permission` to decide who may upload (default: logged-in users). Both
+    views are async, on the request's loop; failures of the store (such as
+    :exc:`~async_minio_storage.StorageUnavailable`) propagate from them.
     """
 
     def __init__(
@@ -116,6 +120,9 @@ class DirectUploadViews:
 
     @property
     def storage(self) -> MinioStorage:
+        """The storage given, the ``STORAGES`` alias it names, or the default storage, looked up
+        on each use; :exc:`~django.core.exceptions.ImproperlyConfigured` unless it is a
+        :class:`~async_minio_storage.MinioStorage`."""
         return minio_storage(self._storage, needed_by="Direct uploads")
 
     @property
@@ -133,11 +140,15 @@ class DirectUploadViews:
     # --- hooks -------------------------------------------------------------------------------
 
     async def has_permission(self, request: HttpRequest) -> bool:
-        """May this request upload? Default: the user is logged in."""
+        """May this request upload? Default: the user is logged in (read without blocking the
+        loop; without ``AuthenticationMiddleware``,
+        :exc:`~django.core.exceptions.ImproperlyConfigured`)."""
         user = await _user(request)
         return bool(user.is_authenticated)
 
     def allows_content_type(self, content_type: str) -> bool:
+        """True if ``content_types`` is None, or if ``content_type`` (without its parameters,
+        in any case) matches one of its patterns (``fnmatch``); override to decide otherwise."""
         if self.content_types is None:
             return True
         bare = content_type.split(";", maxsplit=1)[0].strip().lower()
@@ -162,7 +173,12 @@ class DirectUploadViews:
         return None
 
     async def start(self, request: HttpRequest) -> HttpResponse:
-        """Hand out a signed upload: ``{"upload": {...}, "token": "..."}``."""
+        """Hand out a signed upload: ``{"upload": {...}, "token": "..."}``.
+
+        Takes a POST of JSON ``{"filename", "size", "content_type"}``. Refusals are JSON
+        ``{"error": "..."}``: 400 for a malformed request or a refused name, 403 when
+        :meth:`has_permission` refuses, 413 over ``max_size``, 415 for a type
+        :meth:`allows_content_type` refuses; another method than POST gets 405."""
         if (refusal := await self._refusal(request)) is not None:
             return refusal
         try:
@@ -206,7 +222,12 @@ class DirectUploadViews:
         return JsonResponse({"upload": upload.as_dict(), "token": token})
 
     async def confirm(self, request: HttpRequest) -> HttpResponse:
-        """Verify what arrived, then record it: ``{"name", "size", "content_type", ...}``."""
+        """Verify what arrived, then record it: ``{"name", "size", "content_type", ...}``.
+
+        Takes a POST of JSON ``{"token"}``; the answer adds what ``on_confirm`` returns. Refusals
+        are JSON ``{"error": "..."}``: 400 for a bad or expired token, nothing uploaded, or an
+        object of another size or type (deleted), 403 for another user's upload or when
+        :meth:`has_permission` refuses, 409 when another file took the name first."""
         if (refusal := await self._refusal(request)) is not None:
             return refusal
         try:

@@ -11,7 +11,7 @@ features browsers and download managers rely on work as they do for a static fil
   ``If-Match`` / ``If-Unmodified-Since`` answer 412 (Django's ``get_conditional_response``);
 - a single ``Range`` (first-last, first-, or a suffix -n) answers 206 with ``Content-Range``, an
   unsatisfiable one 416, and ``If-Range`` falls back to the whole object when it has changed
-  (the rules are in :mod:`~async_minio_storage.ranges`);
+  (the rules are in ``async_minio_storage.ranges``);
 - ``HEAD`` answers the headers without reading the object;
 - a client that goes away cancels the read (Django 5.0+ under ASGI notices disconnects) and the
   connection goes back to the pool.
@@ -63,6 +63,8 @@ from .ranges import requested_range
 from .registry import minio_storage
 from .storage import MinioStorage
 from .sync_edge import run_sync
+
+__all__ = ["ObjectDownloadView", "ObjectResponse", "serve_object"]
 
 # Each piece handed to the server: as much as the network delivered, up to this size. Django's
 # ASGI handler sends it on in 64 KiB messages.
@@ -119,7 +121,7 @@ class ObjectStream:
 
 
 class ObjectResponse(StreamingHttpResponse):
-    """A streaming response over an :class:`ObjectStream`, under ASGI and WSGI alike.
+    """A streaming response over an ``ObjectStream`` (an object's body), under ASGI and WSGI alike.
 
     Django's ``StreamingHttpResponse`` serves an async iterator to a WSGI server by reading it
     whole into memory first; this one streams it there too.
@@ -172,7 +174,8 @@ async def serve_object(
 
     This checks no permission: call it from a view that has decided the user may have the
     file, or use :class:`ObjectDownloadView`. ``storage`` is a ``MinioStorage``, a
-    ``STORAGES`` alias or (``None``) the default storage.
+    ``STORAGES`` alias or (``None``) the default storage; any other storage is
+    :exc:`~django.core.exceptions.ImproperlyConfigured`.
 
     ``as_attachment`` sets ``Content-Disposition``: ``True`` makes browsers save the file,
     ``False`` shows it inline, ``None`` (the default) shows it inline unless its type would run
@@ -181,7 +184,10 @@ async def serve_object(
     ``Cache-Control`` header (``None`` sends none): by default browsers may keep the file but
     revalidate, which costs a 304, and shared caches may not keep it.
 
-    A missing object raises ``Http404``. A request that is not ``GET`` or ``HEAD`` gets 405.
+    A missing object raises ``Http404``; other failures of the store (such as
+    :exc:`~async_minio_storage.StorageUnavailable`) propagate. A request that is not ``GET``
+    or ``HEAD`` gets 405. Await it on the view's loop; a WSGI server then reads the body a
+    piece per trip through the sync edge (the portal loop).
     """
     if request.method not in ("GET", "HEAD"):
         return HttpResponseNotAllowed(["GET", "HEAD"])
@@ -328,15 +334,24 @@ class ObjectDownloadView(View):
             ObjectDownloadView.as_view(storage="default", permission=may_download),
         )
 
-    The other attributes are :func:`serve_object`'s arguments.
+    The other attributes are :func:`serve_object`'s arguments. Each may be set on a subclass
+    or passed to ``as_view()``. The view is async: it runs on the server's loop under ASGI, on
+    a loop of its own per request under WSGI.
     """
 
+    #: The methods it answers; anything else gets 405.
     http_method_names: ClassVar[list[str]] = ["get", "head", "options"]  # type: ignore[misc]
+    #: A :class:`~async_minio_storage.MinioStorage`, a ``STORAGES`` alias, or None: the default.
     storage: Storage | str | None = None
+    #: ``permission(request, name)``, sync or async, True to allow; None: see ``allow_all``.
     permission: Permission | None = None
+    #: Without ``permission``, whether everyone may download (False: no one may).
     allow_all: bool = False
+    #: True: save as a file; False: show inline; None: inline unless it could run as a page.
     as_attachment: bool | None = None
+    #: The ``Cache-Control`` header of the answers (None sends none).
     cache_control: str | None = "private, no-cache"
+    #: The most bytes handed to the server at once.
     chunk_size: int = DEFAULT_CHUNK_SIZE
 
     async def has_permission(self, request: HttpRequest, name: str) -> bool:
@@ -349,6 +364,8 @@ class ObjectDownloadView(View):
         return self.allow_all
 
     async def get(self, request: HttpRequest, name: str) -> HttpResponseBase:
+        """Check :meth:`has_permission` (``PermissionDenied``, a 403, if refused), then answer
+        with :func:`serve_object`: 200, 206, 304, 412 or 416, and ``Http404`` if missing."""
         if not await self.has_permission(request, name):
             raise PermissionDenied
         return await serve_object(
@@ -361,4 +378,5 @@ class ObjectDownloadView(View):
         )
 
     async def head(self, request: HttpRequest, name: str) -> HttpResponseBase:
+        """As :meth:`get`, with the headers only: the object is not read."""
         return await self.get(request, name)

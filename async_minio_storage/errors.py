@@ -14,11 +14,22 @@ Everything else that goes wrong talking to the object store is a :class:`MinioSt
 
 from __future__ import annotations
 
+__all__ = [
+    "MinioStorageError",
+    "ObjectChanged",
+    "StorageRequestError",
+    "StorageUnavailable",
+    "WrongRegion",
+]
+
 
 class MinioStorageError(Exception):
     """Base class of the errors raised by async_minio_storage.
 
     ``code`` and ``status`` are the server's error code and HTTP status, when it answered.
+    Catch it for any failure to talk to the object store; a missing object is
+    :exc:`FileNotFoundError` instead, a refused name
+    :exc:`~django.core.exceptions.SuspiciousFileOperation`.
     """
 
     def __init__(self, message: str, *, code: str | None = None, status: int | None = None):
@@ -28,11 +39,19 @@ class MinioStorageError(Exception):
 
 
 class StorageUnavailable(MinioStorageError, ConnectionError):
-    """The object store could not be reached, did not answer in time, or kept failing (5xx)."""
+    """The object store could not be reached, did not answer in time, or kept failing (5xx).
+
+    Raised once retrying cannot help (``MINIO_RETRY_ATTEMPTS`` used up, a timeout, which is not
+    retried, or ``MINIO_OPERATION_TIMEOUT`` reached) and when a download breaks off. Also a
+    :exc:`ConnectionError`; never raised for a missing object.
+    """
 
 
 class StorageRequestError(MinioStorageError):
-    """The object store refused a request (a 4xx answer, or one an S3 client cannot read)."""
+    """The object store refused a request (a 4xx answer, or one an S3 client cannot read).
+
+    ``code`` and ``status`` say which, for example ``AccessDenied`` and 403. Not retried.
+    """
 
 
 class WrongRegion(StorageRequestError):
@@ -45,7 +64,8 @@ class WrongRegion(StorageRequestError):
 
 
 class ObjectChanged(StorageRequestError):
-    """The object was replaced while it was being read (its ETag no longer matches)."""
+    """The object was replaced while it was being read (its ETag no longer matches): raised
+    by a read of a file opened before the change, which never mixes two versions' bytes."""
 
 
 class NameTaken(MinioStorageError):

@@ -26,6 +26,8 @@ from asgiref.sync import sync_to_async
 from django.db import models
 from django.db.models.fields.files import FieldFile
 
+__all__ = ["AsyncFieldFile", "FileField"]
+
 
 def _twin(storage: Any, name: str) -> Callable[..., Awaitable[Any]]:
     """The storage's coroutine ``a<name>``, or its sync ``<name>`` run in a thread."""
@@ -36,10 +38,17 @@ def _twin(storage: Any, name: str) -> Callable[..., Awaitable[Any]]:
 
 
 class AsyncFieldFile(FieldFile):
-    """Django's ``FieldFile`` with ``asave``, ``adelete``, ``aopen``, ``aurl`` and ``asize``."""
+    """Django's ``FieldFile`` with ``asave``, ``adelete``, ``aopen``, ``aurl`` and ``asize``.
+
+    Each runs on the caller's loop and awaits the storage's own ``a*`` method (for a storage
+    without one, its sync method in a worker thread, through ``sync_to_async``), so it raises
+    what that method raises. ``aopen``, ``aurl`` and ``asize`` raise :exc:`ValueError` when the
+    field has no file, as Django's ``open``, ``url`` and ``size`` do.
+    """
 
     async def asave(self, name: str, content: Any, save: bool = True) -> None:
-        """Store ``content`` under the field's ``upload_to`` rules, then save the instance."""
+        """Store ``content`` under the field's ``upload_to`` rules, then, unless ``save=False``,
+        save the instance with ``await instance.asave()``."""
         name = self.field.generate_filename(self.instance, name)
         self.name = await _twin(self.storage, "save")(
             name, content, max_length=self.field.max_length
@@ -52,7 +61,8 @@ class AsyncFieldFile(FieldFile):
     asave.alters_data = True  # type: ignore[attr-defined]
 
     async def adelete(self, save: bool = True) -> None:
-        """Delete the stored object, clear the field, then save the instance."""
+        """Delete the stored object, clear the field, then, unless ``save=False``, save the
+        instance. Nothing happens without a file."""
         if not self:
             return
         # As FieldFile.delete: close the file first, if one is open.
@@ -74,16 +84,21 @@ class AsyncFieldFile(FieldFile):
             raise ValueError(f"The '{self.field.name}' attribute has no file associated with it.")
 
     async def aopen(self, mode: str = "rb") -> Any:
-        """The stored object, opened for reading (``AsyncMinioFile`` with our storage)."""
+        """The stored object, opened for reading (an
+        :class:`~async_minio_storage.AsyncMinioFile` with this package's storage)."""
         self._needs_file()
         return await _twin(self.storage, "open")(self.name, mode)
 
     async def aurl(self) -> str:
+        """The file's URL, from the storage's ``aurl``
+        (:meth:`~async_minio_storage.MinioStorage.aurl` with this package's storage)."""
         self._needs_file()
         url: str = await _twin(self.storage, "url")(self.name)
         return url
 
     async def asize(self) -> int:
+        """The size in bytes: of the file itself while it is not saved yet (no request), else
+        from the storage's ``asize`` (one ``HEAD`` with this package's storage)."""
         self._needs_file()
         if not self._committed:
             return int(self.file.size)
@@ -98,4 +113,5 @@ class FileField(models.FileField):
     Django's field (or back) changes no column.
     """
 
+    #: The class of this field's files, in place of Django's ``FieldFile``.
     attr_class = AsyncFieldFile

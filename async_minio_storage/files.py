@@ -50,7 +50,11 @@ else:
 # a sync ``open().read()`` of a small object then costs one trip to the loop, not two.
 SMALL_BODY = 128 * 1024
 
-# What ``storage.stat()`` returns and download views are given: the wire layer's one record.
+#: What :meth:`~async_minio_storage.MinioStorage.stat` returns and direct uploads' ``on_confirm``
+#: is given: the server's record of one object, frozen. ``key`` (also ``name``), ``size`` in
+#: bytes, ``etag`` without its quotes (``quoted_etag`` with them, ``content_md5`` when it is the
+#: content's MD5), ``last_modified`` (aware), ``content_type`` and ``save_token`` (known from
+#: ``HEAD`` and ``GET`` only, not from listings); None where the server said nothing.
 ObjectInfo = ObjectRecord
 __all__ = ["AsyncMinioFile", "ObjectChanged", "ObjectInfo", "ObjectReader"]
 
@@ -299,6 +303,12 @@ class AsyncMinioFile:
             header = await f.read(1024)
             async for chunk in f.chunks():
                 ...
+
+    Reads run on the caller's loop, any loop (under WSGI, an async view's reads go through
+    the portal loop); its details come from the ``GET`` that opened it, without a request.
+    A read raises :exc:`~async_minio_storage.StorageUnavailable` if the transfer breaks off,
+    :exc:`~async_minio_storage.errors.ObjectChanged` if the object was replaced since it was
+    opened, and :exc:`ValueError` once the file is closed.
     """
 
     def __init__(self, reader: ObjectReader, name: str) -> None:
@@ -308,18 +318,22 @@ class AsyncMinioFile:
 
     @property
     def size(self) -> int:
+        """The object's size in bytes."""
         return self._reader.size
 
     @property
     def content_type(self) -> str | None:
+        """The object's ``Content-Type``, None if the server sent none."""
         return self._reader.content_type
 
     @property
     def etag(self) -> str | None:
+        """The object's ETag, quoted as HTTP sends it; every read asks for this version."""
         return self._reader.etag
 
     @property
     def last_modified(self) -> datetime | None:
+        """When the object was last modified (aware, UTC); None if the server did not say."""
         return self._reader.last_modified
 
     def _check_open(self) -> None:
@@ -328,6 +342,8 @@ class AsyncMinioFile:
 
     @sync_edge.on_lasting_loop  # on the portal, with its response, under WSGI (see sync_edge)
     async def read(self, size: int = -1) -> bytes:
+        """Read ``size`` bytes from the position (all that is left if negative); fewer only at
+        the end, ``b""`` there. Bytes fetched by opening a small object need no request."""
         self._check_open()
         return await self._reader.read(size)
 
@@ -337,7 +353,8 @@ class AsyncMinioFile:
 
     async def chunks(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
         """Yield the whole object from its start, in pieces of at most ``chunk_size`` bytes
-        (as they arrive from the network, like Django's ``File.chunks()``)."""
+        (as they arrive from the network, like Django's ``File.chunks()``); ``async for`` over
+        the file does the same. Raises as :meth:`read` does."""
         self.seek(0)
         self._check_open()
         while chunk := await self._read_some(chunk_size or DEFAULT_CHUNK_SIZE):
@@ -347,13 +364,19 @@ class AsyncMinioFile:
         return self.chunks()
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        """Move to ``offset`` (``whence`` as in ``io``) and return the new position. No request:
+        the next read asks for a ``Range`` from there. :exc:`ValueError` for a negative position,
+        an unknown ``whence`` or a closed file."""
         self._check_open()
         return self._reader.seek(offset, whence)
 
     def tell(self) -> int:
+        """The position, in bytes from the start."""
         return self._reader.position
 
     async def close(self) -> None:
+        """Let go of the response (a connection mid-transfer is closed, not pooled); no request.
+        ``async with`` closes the file on the way out."""
         self.closed = True
         self._reader.drop_response()
 

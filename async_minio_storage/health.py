@@ -53,19 +53,25 @@ class MinioServerStatus:
 
     Compatible with django-minio-backend's class of the same name (``bool(status)``,
     ``is_available``, ``details``), plus the HTTP ``status`` of the answer that decided it and
-    the probe's ``latency`` in seconds.
+    the probe's ``latency`` in seconds. Made by
+    :meth:`~async_minio_storage.MinioStorage.ais_minio_available` and its sync twin.
     """
 
+    #: True when the storage can be used; ``bool(status)`` is this.
     is_available: bool
+    #: Why, in plain words and without credentials: what failed, or a caveat (``""``: none).
     details: str = ""
+    #: The HTTP status of the answer that decided it; None when none did (a timeout, say).
     status: int | None = None
+    #: How long the probe took, in seconds.
     latency: float | None = None
 
     def __bool__(self) -> bool:
         return self.is_available
 
     def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready summary, without credentials."""
+        """A JSON-ready summary, without credentials: ``status`` (``"ok"`` or
+        ``"unavailable"``), ``details``, ``http_status`` and ``latency_ms``."""
         return {
             "status": "ok" if self.is_available else "unavailable",
             "details": self.details,
@@ -297,16 +303,21 @@ class HealthProbes:
         async def _connection(self) -> Connection: ...
 
     def is_minio_available(self, cluster: bool = False, write: bool = False) -> MinioServerStatus:
-        """Whether the server is up and this storage's bucket reachable (see ``health``)."""
+        """Sync twin of :meth:`ais_minio_available`."""
         return sync_edge.run_sync(self.ais_minio_available, cluster, write)
 
     @sync_edge.on_lasting_loop
     async def ais_minio_available(
         self, cluster: bool = False, write: bool = False
     ) -> MinioServerStatus:
-        """Probe the server and the bucket within ``MINIO_HEALTH_TIMEOUT``; never raises
-        for a server problem. ``cluster=True`` also asks MinIO for write quorum; ``write=True``
-        also writes and deletes a small object (under ``health.WRITE_PROBE_PREFIX``)."""
+        """Whether the server is up and this storage's bucket reachable, as a
+        :class:`~async_minio_storage.MinioServerStatus`, on the caller's loop.
+
+        Probes within ``MINIO_HEALTH_TIMEOUT`` and never raises for a server problem: the
+        status says what failed. ``cluster=True`` also asks MinIO for write quorum;
+        ``write=True`` also writes and deletes a small object (under
+        ``health.WRITE_PROBE_PREFIX``). A bucket that is missing counts as available when
+        ``MINIO_BUCKET_CHECK_ON_SAVE`` creates it on the first save."""
         config = self.config
         return await probe(
             await self._connection(),

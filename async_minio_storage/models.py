@@ -35,5 +35,5 @@ __all__ = [
 
 def get_iso_date() -> str:
     """Today's date in UTC as ``"YYYY-MM-DD"`` (zero-padded), as django-minio-backend 4.x gives
-    it; the date :func:`iso_date_prefix` puts before a file's name."""
+    it; the date :func:`iso_date_prefix` puts before a file's name. Pure computation."""
     return datetime.now(UTC).date().isoformat()

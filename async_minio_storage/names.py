@@ -129,7 +129,8 @@ def save_candidates(storage: MinioStorage, name: str, max_length: int | None) ->
 
 
 def iso_date_prefix(instance: Any, filename: str) -> str:
-    """``upload_to`` helper: store under today's UTC date, ``"YYYY-MM-DD/filename"``."""
+    """``upload_to`` helper: store under today's UTC date, ``"YYYY-MM-DD/filename"``
+    (``instance`` is not used). Pure computation, safe on any thread; see :func:`get_iso_date`."""
     return f"{datetime.now(UTC).date().isoformat()}/{filename}"
 
 

@@ -3,8 +3,9 @@
 :data:`OPTIONS` gives each setting its name, its default, the check of its value, the field of
 :class:`~async_minio_storage.config.StorageConfig` it fills and one line of help. The frozen
 configuration is built from it (``config``), the system checks report its problems
-(``checks``), and the README's settings table is checked against it (``tests/test_config``):
-adding a setting is adding a row here. Nothing here does I/O.
+(``checks``), and the settings reference (``docs/reference/settings.md``) is checked against it
+(``tests/test_config``): adding a setting is adding a row here (and one to that page).
+Nothing here does I/O.
 
 Credentials are :class:`~async_minio_storage.redacted.Secret` from the moment they are read
 (see ``redacted``), so that no frame of a traceback shows them.

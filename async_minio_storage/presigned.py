@@ -70,20 +70,33 @@ class PresignedUpload:
         for (const [field, value] of Object.entries(upload.post_fields)) form.append(field, value);
         form.append("file", file);  // the file goes last
         fetch(upload.post_url, {method: "POST", body: form});
+
+    Made by :meth:`~async_minio_storage.MinioStorage.apresigned_upload`. The URLs and fields
+    are bearer credentials until ``expires_at``: the ``repr`` leaves them out.
     """
 
+    #: The object's name, chosen as ``save()`` chooses it: the one to record.
     name: str
+    #: The presigned ``PUT`` URL, for the external endpoint.
     url: str
+    #: The headers the ``PUT`` must send unchanged: ``Content-Type``, the save token and,
+    #: unless the storage replaces existing files, ``If-None-Match: *``.
     headers: dict[str, str]
+    #: The URL the ``multipart/form-data`` form is posted to.
     post_url: str
+    #: The form's fields, to send before the file, which goes last.
     post_fields: dict[str, str]
+    #: The ``Content-Type`` both forms must send, exactly.
     content_type: str
+    #: The most bytes the ``POST`` form accepts; None: no limit.
     max_size: int | None
+    #: The ``Content-Length`` signed into the ``PUT``; None: any.
     size: int | None
+    #: When both signatures expire (aware, UTC).
     expires_at: datetime
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready, for handing to a browser."""
+        """Every field, JSON-ready (``expires_at`` in ISO 8601), for handing to a browser."""
         return {
             "name": self.name,
             "url": self.url,
@@ -189,6 +202,7 @@ class PresignedUploads:
         expire: timedelta | float | None = None,
         max_length: int | None = None,
     ) -> PresignedUpload:
+        """Sync twin of :meth:`apresigned_upload`."""
         return run_sync(
             self.apresigned_upload,
             name,
@@ -209,13 +223,19 @@ class PresignedUploads:
         expire: timedelta | float | None = None,
         max_length: int | None = None,
     ) -> PresignedUpload:
-        """Let a browser upload one object itself: see :mod:`async_minio_storage.presigned`.
+        """Let a browser upload one object itself (see ``async_minio_storage.presigned``): a
+        :class:`~async_minio_storage.presigned.PresignedUpload` with a PUT URL and a POST form.
 
-        ``name`` is checked as ``save()`` checks it and goes through ``get_available_name``
-        (one ``HEAD`` per candidate); the returned upload's ``name`` is the one to record.
-        ``content_type`` defaults to the guess from the name; the upload must send exactly it.
-        ``max_size`` caps the POST form's size; ``size``, if known, pins the PUT's
-        ``Content-Length``. Valid for ``expire`` (default 1 hour, at most 7 days).
+        ``name`` is checked as ``save()`` checks it and goes through :meth:`aget_available_name`
+        (one ``HEAD`` per candidate, none with ``replace_existing``); the returned upload's
+        ``name`` is the one to record. ``content_type`` defaults to the guess from the name; the
+        upload must send exactly it. ``max_size`` caps the POST form's size; ``size``, if known,
+        pins the PUT's ``Content-Length``. Valid for ``expire`` (a ``timedelta`` or seconds;
+        default 1 hour, at most 7 days).
+
+        Both forms are signed locally, on the caller's loop. A refused name raises
+        :exc:`~django.core.exceptions.SuspiciousFileOperation`; a negative size, a ``size`` over
+        ``max_size``, a malformed content type or an ``expire`` out of range :exc:`ValueError`.
         """
         return await sign_upload(
             cast("MinioStorage", self),

@@ -38,7 +38,10 @@ class MinioStaticStorage(MinioStorage):
     It replaces existing objects by default, as ``collectstatic`` expects. Its bucket is public
     (plain ``{% static %}`` URLs, an anonymous read-only policy from ``initialize_buckets``), as
     django-minio-backend's, unless it is listed in ``MINIO_PRIVATE_BUCKETS``: then its URLs are
-    presigned.
+    presigned. Everything else is :class:`~async_minio_storage.MinioStorage`'s, threads and
+    errors included; during this package's ``collectstatic``,
+    :meth:`~async_minio_storage.MinioStaticStorage.exists`, ``delete`` and ``save`` work on
+    one batch for the whole run instead.
     """
 
     def __init__(
@@ -55,6 +58,8 @@ class MinioStaticStorage(MinioStorage):
         return config.static_bucket
 
     def get_object_parameters(self, name: str) -> dict[str, str]:
+        """``Cache-Control``: ``MINIO_CACHE_CONTROL`` if set, else ``public, max-age=60``, so
+        that a deploy shows within a minute."""
         return {"Cache-Control": self.config.cache_control or STATIC_CACHE_CONTROL}
 
     # --- collectstatic ---------------------------------------------------------------------
@@ -86,17 +91,28 @@ class MinioStaticStorage(MinioStorage):
         return False
 
     def exists(self, name: str) -> bool:
+        """As :meth:`MinioStorage.exists() <async_minio_storage.MinioStorage.exists>`; during
+        ``collectstatic``, answered from the run's one listing, without a request or a loop."""
         if self._batch is not None:
             return self._batch.exists(object_key(name))
         return super().exists(name)
 
     def delete(self, name: str) -> None:
+        """As :meth:`MinioStorage.delete() <async_minio_storage.MinioStorage.delete>`; during
+        ``collectstatic``, deferred to the end of the run, and cancelled if the name is saved
+        again meanwhile."""
         if self._batch is not None and name:
             self._batch.delete(object_key(name))
             return
         super().delete(name)
 
     def save(self, name: str | None, content: Any, max_length: int | None = None) -> str:
+        """As :meth:`MinioStorage.save() <async_minio_storage.MinioStorage.save>`; during
+        ``collectstatic``, under ``name`` itself (replacing any object there). A file under
+        ``MINIO_MULTIPART_THRESHOLD`` is skipped if unchanged, else queued for upload on the
+        portal loop (waiting only for room among the uploads in flight); a larger one is
+        uploaded before it returns. A failed queued upload is raised by a later save or at the
+        end of the run."""
         if self._batch is not None and name and content is not None:
             return self._save(name, content)
         return super().save(name, content, max_length)
@@ -165,12 +181,19 @@ class _ReadOnFirstUse:
 @deconstructible(path="async_minio_storage.MinioManifestStaticStorage")
 class MinioManifestStaticStorage(ManifestFilesMixin, MinioStaticStorage):  # type: ignore[misc]
     """``ManifestStaticFilesStorage`` for the static bucket: hashed names, and the manifest
-    (``staticfiles.json``) kept in the bucket next to the files."""
+    (``staticfiles.json``) kept in the bucket next to the files, written last by
+    ``collectstatic``. Building the storage reads nothing: the manifest is read on first use."""
 
+    #: Django's map of names to hashed names, read from the manifest on first use (the first
+    #: ``{% static %}``) by :meth:`read_manifest_now`, on the thread that uses it.
     hashed_files = _ReadOnFirstUse()
+    #: The manifest's hash of its names (Django's), read with :attr:`hashed_files`.
     manifest_hash = _ReadOnFirstUse()
 
     def get_object_parameters(self, name: str) -> dict[str, str]:
+        """``no-cache`` for the manifest (revalidated on every read), a year and ``immutable``
+        for hashed names (``app.3f2a1b9c8d7e.js``), else as in
+        :class:`~async_minio_storage.MinioStaticStorage`."""
         if name == self.manifest_name:
             return {"Cache-Control": "no-cache"}  # read by servers, revalidated every time
         if _HASHED_NAME.search(posixpath.basename(name)):
@@ -185,13 +208,22 @@ class MinioManifestStaticStorage(ManifestFilesMixin, MinioStaticStorage):  # typ
     # returning None; Django returns (paths, hash) and None for a missing manifest.
 
     def load_manifest(self) -> tuple[Any, Any]:  # type: ignore[override]
+        """Django's hook, called while the storage is built: here it reads nothing and returns
+        placeholders, which the first use of :attr:`hashed_files` replaces."""
         return _UNREAD, _UNREAD  # see _ReadOnFirstUse
 
     def read_manifest_now(self) -> tuple[dict[str, str], str]:
+        """``(hashed_files, manifest_hash)`` read from the manifest now: Django's
+        ``load_manifest()``, ``({}, "")`` without a manifest, :exc:`ValueError` for one it
+        cannot read. Blocks the calling thread (see :meth:`read_manifest`)."""
         loaded: Any = ManifestFilesMixin.load_manifest(self)
         return loaded  # type: ignore[no-any-return]
 
     def read_manifest(self) -> str | None:  # type: ignore[override]
+        """The manifest's text, or None if there is none (Django's), read with the sync
+        ``open()``, blocking the calling thread. On a thread that runs an event loop (the first
+        ``{% static %}`` of an async view) a worker thread reads it while the loop waits, as
+        Django's own manifest storage reads its file from disk there."""
         try:
             asyncio.get_running_loop()
         except RuntimeError:

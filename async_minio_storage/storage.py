@@ -1,11 +1,5 @@
-"""``MinioStorage`` and ``MinioStaticStorage``: Django storages whose core is async.
-
-Each operation is written once, as a coroutine (``asave``, ``aopen``, ``aexists``, ...). The
-synchronous methods Django calls (``save``, ``open``, ``exists``, ...) are one-line shims that run
-the coroutine through :func:`~async_minio_storage.sync_edge.run_sync`, which picks the right loop
-for the calling thread. ``url()`` is the exception: it is pure computation, the same in both
-worlds, and safe to call anywhere, including on an event loop's thread.
-"""
+"""``MinioStorage``: each operation is a coroutine (``asave``, ``aopen``, ...), written once; its
+sync twins are one-line shims over ``sync_edge.run_sync``. The class says which loop runs what."""
 
 from __future__ import annotations
 
@@ -63,7 +57,18 @@ class MinioStorage(presigned.PresignedUploads, health.HealthProbes, Storage):
     ``OPTIONS`` this storage shares. ``replace_existing=False`` (the default) never overwrites
     an object: saving under a taken name stores the file under Django's alternative name
     instead; it is keyword-only and must be a bool. Any ``MINIO_*`` setting may be given as a
-    keyword argument. Nothing is resolved or fetched until first use.
+    keyword argument. Nothing is resolved or fetched until first use (unknown options and
+    wrongly typed arguments raise :exc:`~django.core.exceptions.ImproperlyConfigured` at once).
+
+    The ``a*`` coroutines run on the caller's event loop (an async view's loop under WSGI, which
+    ends with its request, has their requests sent from the portal loop instead). Each sync twin
+    blocks its thread while the coroutine runs on the process's portal loop (or, in a thread of
+    asgiref's ``sync_to_async``, on the ASGI server's loop); on a thread that runs an event loop
+    it raises :exc:`~django.core.exceptions.SynchronousOnlyOperation`. A refused name raises
+    :exc:`~django.core.exceptions.SuspiciousFileOperation` before any request; a missing object
+    :exc:`FileNotFoundError`; a server that cannot be reached, times out or keeps failing
+    :exc:`~async_minio_storage.StorageUnavailable`; one that refuses the request
+    :exc:`~async_minio_storage.StorageRequestError`.
     """
 
     def __init__(
@@ -96,9 +101,10 @@ class MinioStorage(presigned.PresignedUploads, health.HealthProbes, Storage):
         )
 
     # --- configuration ---------------------------------------------------------------------
-
     @cached_property
     def config(self) -> StorageConfig:
+        """The resolved options (keyword arguments, then the alias's ``OPTIONS``, then settings),
+        built on first use and again after ``setting_changed`` for ``MINIO_*`` or ``STORAGES``."""
         return resolve_config(self._options, self.storage_name)
 
     def _default_bucket_name(self, config: StorageConfig) -> str:
@@ -116,9 +122,8 @@ class MinioStorage(presigned.PresignedUploads, health.HealthProbes, Storage):
         return self.config.is_public(self.bucket_name)
 
     async def aclient(self) -> Minio:
-        """The running loop's miniopy-async client for this storage's server, for requests
-        this package does not make. Its session does not retry: requests made through it
-        get none of ``wire``'s retries, deadline or error mapping."""
+        """The running loop's miniopy-async client for this storage's server, for requests this
+        package does not make: they get none of ``wire``'s retries, deadline or error mapping."""
         return (await self._connection()).minio
 
     async def _connection(self) -> Connection:
@@ -126,11 +131,10 @@ class MinioStorage(presigned.PresignedUploads, health.HealthProbes, Storage):
         return await get_connection(self.config.connection)
 
     # --- names -----------------------------------------------------------------------------
-
     def get_available_name(self, name: str, max_length: int | None = None) -> str:
-        """Django's rule: ``name`` if it is available, else an alternative (see
-        :meth:`is_name_available`). With an overridden hook (see :func:`overridden_hooks`) it
-        runs Django's loop on the caller's thread, calling the overrides."""
+        """Django's rule: ``name`` if it is available (:meth:`is_name_available`), else an
+        alternative. With an overridden hook (``get_available_name``, ``is_name_available``,
+        ``get_alternative_name``, ``exists`` or ``_save``) the overrides run on this thread."""
         if not overridden_hooks(type(self)):
             return run_sync(self.aget_available_name, name, max_length)
         for candidate in candidate_names(self, name, max_length):
@@ -172,13 +176,10 @@ class MinioStorage(presigned.PresignedUploads, health.HealthProbes, Storage):
         return self.replace_existing or not await self.aexists(name)
 
     # --- saving ----------------------------------------------------------------------------
-
     def save(self, name: str | None, content: Any, max_length: int | None = None) -> str:
         """Store ``content`` under ``name`` (or an alternative) and return the name used.
-
-        Without overridden hooks, one conditional write per candidate name, on the loop. With
-        them, Django's order on the caller's thread: ``get_available_name``, then ``_save``.
-        """
+        Without overridden hooks, one conditional write per candidate name, on the loop; with
+        them, Django's order on the caller's thread: ``get_available_name``, then ``_save``."""
         key = name_to_save(name, content)
         if not overridden_hooks(type(self)):
             return run_sync(self._asave, key, content, max_length)
@@ -234,10 +235,8 @@ class MinioStorage(presigned.PresignedUploads, health.HealthProbes, Storage):
         ``Content-Language``, ``Expires``, ``x-amz-meta-*``, or ``Content-Type`` to replace the
         guess::
 
-            class Downloads(MinioStorage):
-                def get_object_parameters(self, name):
-                    return {**super().get_object_parameters(name),
-                            "Content-Disposition": "attachment"}
+            def get_object_parameters(self, name):  # in a subclass
+                return {**super().get_object_parameters(name), "Content-Disposition": "attachment"}
         """
         cache_control = self.config.cache_control
         return {"Cache-Control": cache_control} if cache_control else {}
@@ -249,7 +248,6 @@ class MinioStorage(presigned.PresignedUploads, health.HealthProbes, Storage):
         return uploads.headers_to_store(name, parameters, self.guess_content_type)
 
     # --- reading ---------------------------------------------------------------------------
-
     def _open(self, name: str, mode: str = "rb") -> MinioFile:
         arguments.check_open_mode(mode)
         key = object_key(name)
@@ -258,7 +256,8 @@ class MinioStorage(presigned.PresignedUploads, health.HealthProbes, Storage):
 
     @on_lasting_loop
     async def aopen(self, name: str, mode: str = "rb") -> AsyncMinioFile:
-        """Open an object for reading; its bytes are fetched as they are read."""
+        """Open an object for reading (``"rb"`` only), fetching bytes as they are read; a missing
+        object raises at once. Sync ``open()`` returns a :class:`~async_minio_storage.MinioFile`."""
         arguments.check_open_mode(mode)
         key = object_key(name)
         reader = await ObjectReader.open(self.config.connection, self.bucket_name, key)
@@ -269,14 +268,16 @@ class MinioStorage(presigned.PresignedUploads, health.HealthProbes, Storage):
         return await wire.stat_object(await self._connection(), self.bucket_name, object_key(name))
 
     def stat(self, name: str) -> ObjectRecord:
+        """Sync twin of :meth:`astat`."""
         return run_sync(self.astat, name)
 
     async def astat(self, name: str) -> ObjectRecord:
-        """Size, ETag, modification time and content type, in one request; raises
-        ``FileNotFoundError`` for a missing object."""
+        """The object's :class:`~async_minio_storage.files.ObjectInfo` (size, ETag, modification
+        time, content type) from one ``HEAD``; :exc:`FileNotFoundError` if it is missing."""
         return await self._astat(name)
 
     def exists(self, name: str) -> bool:
+        """Sync twin of :meth:`aexists`."""
         return run_sync(self.aexists, name)
 
     async def aexists(self, name: str) -> bool:
@@ -288,12 +289,15 @@ class MinioStorage(presigned.PresignedUploads, health.HealthProbes, Storage):
         return True
 
     def size(self, name: str) -> int:
+        """Sync twin of :meth:`asize`."""
         return run_sync(self.asize, name)
 
     async def asize(self, name: str) -> int:
+        """The object's size in bytes, from one ``HEAD``; :exc:`FileNotFoundError` if missing."""
         return (await self._astat(name)).size
 
     def get_modified_time(self, name: str) -> datetime:
+        """Sync twin of :meth:`aget_modified_time`."""
         return run_sync(self.aget_modified_time, name)
 
     async def aget_modified_time(self, name: str) -> datetime:
@@ -303,36 +307,38 @@ class MinioStorage(presigned.PresignedUploads, health.HealthProbes, Storage):
         return modified if settings.USE_TZ else make_naive(modified)
 
     def get_accessed_time(self, name: str) -> datetime:
+        """Always raises ``NotImplementedError``: S3 does not record reads."""
         raise NotImplementedError("S3 object stores do not record when an object was read.")
 
     def get_created_time(self, name: str) -> datetime:
+        """Always raises ``NotImplementedError``: S3 records only :meth:`get_modified_time`."""
         raise NotImplementedError(
             "S3 object stores record only the last modification; use get_modified_time()."
         )
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
+        """Sync twin of :meth:`alistdir`."""
         return run_sync(self.alistdir, path)
 
     @on_lasting_loop
     async def alistdir(self, path: str) -> tuple[list[str], list[str]]:
-        """``(directories, files)`` directly under ``path``, one delimited listing."""
+        """``(directories, files)`` directly under ``path``, one delimited listing (paged)."""
         prefix = directory_prefix(path)
         return await list_directory(await self._connection(), self.bucket_name, prefix)
 
     # --- deleting --------------------------------------------------------------------------
-
     def delete(self, name: str) -> None:
+        """Sync twin of :meth:`adelete`."""
         run_sync(self.adelete, name)
 
     @on_lasting_loop
     async def adelete(self, name: str) -> None:
-        """Delete the object; deleting a missing object does nothing."""
+        """Delete the object; deleting a missing object does nothing. No name: :exc:`ValueError`."""
         if not name:
             raise ValueError("The name must be given to delete().")
         await wire.delete_object(await self._connection(), self.bucket_name, object_key(name))
 
     # --- URLs ------------------------------------------------------------------------------
-
     def url(
         self,
         name: str | None,
@@ -342,11 +348,12 @@ class MinioStorage(presigned.PresignedUploads, health.HealthProbes, Storage):
         """The URL a browser uses to fetch the object. Makes no request and needs no loop.
 
         Objects in a public bucket get a plain URL. Others get a presigned GET URL for the
-        external endpoint, valid for ``expire`` (a ``timedelta`` or seconds; default
-        ``MINIO_URL_EXPIRY_HOURS``). ``parameters`` are signed into the URL, for example
-        ``{"response-content-disposition": 'attachment; filename="report.pdf"'}``; a URL with
-        parameters is always presigned, since S3 ignores them on anonymous requests.
-        """
+        external endpoint, valid for ``expire`` (a :class:`~datetime.timedelta` or seconds, at
+        most 7 days; default ``MINIO_URL_EXPIRY_HOURS``). ``parameters`` are signed into the
+        URL, for example ``{"response-content-disposition": 'attachment; filename="a.pdf"'}``; a
+        URL with parameters is always presigned, since S3 ignores them on anonymous requests.
+        Only before ``MINIO_CREDENTIALS`` gave its first keys does it wait (for the provider) or,
+        on a loop's thread, raise :exc:`~django.core.exceptions.SynchronousOnlyOperation`."""
         if name is None:
             raise ValueError("url() needs the name of an object.")
         return object_url(
@@ -364,8 +371,8 @@ class MinioStorage(presigned.PresignedUploads, health.HealthProbes, Storage):
         expire: timedelta | float | None = None,
         parameters: Mapping[str, str] | None = None,
     ) -> str:
-        """Same as :meth:`url`; awaits the first keys of ``MINIO_CREDENTIALS`` if there are
-        none yet, where ``url()`` on a loop's thread cannot wait."""
+        """Same as :meth:`url`, on the caller's loop; awaits the first keys of
+        ``MINIO_CREDENTIALS`` if there are none yet, where ``url()`` on a loop's thread cannot."""
         identity = await self.config.credential_source.current()
         return object_url(
             self.config,
@@ -378,16 +385,14 @@ class MinioStorage(presigned.PresignedUploads, health.HealthProbes, Storage):
         )
 
     # --- buckets and health ---------------------------------------------------------------
-
     def ensure_bucket(self) -> bool:
+        """Sync twin of :meth:`aensure_bucket`."""
         return run_sync(self.aensure_bucket)
 
     @on_lasting_loop
     async def aensure_bucket(self) -> bool:
         """Create this storage's bucket if it is missing; True if this call created it.
-
-        Policies are left alone: ``initialize_buckets`` (or ``acheck_buckets()``) sets them.
-        """
+        Policies are left alone: ``initialize_buckets`` (or ``acheck_buckets()``) sets them."""
         return await buckets.ensure_bucket(await self._connection(), self.bucket_name)
 
 

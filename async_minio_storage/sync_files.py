@@ -315,6 +315,16 @@ class MinioFile(_BytesFile):
     the sync edge; with ``read_ahead`` (``MINIO_READ_AHEAD``) up to that many bytes are read
     on while the caller works. Reopening a closed file (``file.open()``, as django-imagekit
     does) starts a new stream.
+
+    ``read``, ``seek``, ``tell``, ``chunks``, ``close`` and ``size`` are Django's
+    :class:`~django.core.files.File`'s, over that stream; ``seek``, ``tell`` and ``size`` make
+    no request. A read that needs the network blocks the calling thread while the object is
+    read on the process's portal loop (or, in a thread of ``sync_to_async``, on the ASGI
+    server's loop); on a thread that runs an event loop it raises
+    :exc:`~django.core.exceptions.SynchronousOnlyOperation` instead: await
+    :meth:`~async_minio_storage.MinioStorage.aopen` there. Reads raise as
+    :class:`~async_minio_storage.AsyncMinioFile`'s do; ``close()`` stops the read-ahead and
+    lets go of the response.
     """
 
     def __init__(
@@ -329,14 +339,17 @@ class MinioFile(_BytesFile):
 
     @property
     def content_type(self) -> str | None:
+        """The object's ``Content-Type``, None if the server sent none."""
         return self._reader.content_type
 
     @property
     def etag(self) -> str | None:
+        """The object's ETag, quoted as HTTP sends it; every read asks for this version."""
         return self._reader.etag
 
     @property
     def last_modified(self) -> datetime | None:
+        """When the object was last modified (aware, UTC); None if the server did not say."""
         return self._reader.last_modified
 
     def open(self, mode: str | None = None, *args: Any, **kwargs: Any) -> Self:

@@ -16,7 +16,7 @@ here from the requests of :mod:`~async_minio_storage.wire`:
   aborted; if the server cannot be reached for that, the abort is retried in the background.
 
 Servers that ignore ``If-None-Match`` (older MinIO releases before 2024, some S3 clones) will
-overwrite instead of answering 412; see the README for the fallback.
+overwrite instead of answering 412; see the names guide (``docs/guides/async.md``) for the fallback.
 """
 
 from __future__ import annotations

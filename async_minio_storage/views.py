@@ -11,18 +11,24 @@ from django.http import JsonResponse
 
 from .consistency import configured_storages
 
+__all__ = ["health"]
+
 
 async def health(request: HttpRequest, *, write: bool = False) -> HttpResponse:
     """``GET``: 200 ``{"status": "ok", ...}`` when every configured storage can be used, else
     503 ``{"status": "unavailable", ...}``, with each storage's status, HTTP status, latency and
-    details. ``?cluster=1`` also asks MinIO whether it has write quorum.
+    details (:meth:`~async_minio_storage.MinioServerStatus.as_dict`, under its ``STORAGES``
+    alias). ``?cluster=1`` also asks MinIO whether it has write quorum. ``HEAD`` is answered
+    too, any other method 405; the answer is ``Cache-Control: no-store``.
 
     ``write=True``, given in the URLconf only (``path("health/", views.health, {"write":
     True})``), also writes and deletes a small object in each storage's bucket. It is not a
     query parameter: anyone who reaches the endpoint could otherwise make it write.
 
-    The probes run concurrently on the request's own loop, each bounded by
-    ``MINIO_HEALTH_TIMEOUT``. The answer holds no credentials and no bucket contents.
+    An async view: the probes (:meth:`~async_minio_storage.MinioStorage.ais_minio_available`)
+    run concurrently, awaited on the request's loop, each bounded by ``MINIO_HEALTH_TIMEOUT``;
+    a server problem is reported, not raised. The answer holds no credentials and no bucket
+    contents.
     """
     if request.method not in ("GET", "HEAD"):
         return HttpResponseNotAllowed(["GET", "HEAD"])

@@ -327,7 +327,8 @@ def write_report(
     lines = [
         "# Benchmarks",
         "",
-        "Produced by `python -m benchmarks` (see the README); every number below comes from the "
+        "Produced by `python -m benchmarks` (`./dev.sh bench`, see Performance); every number "
+        "below comes from the "
         "one run described here. Ratios compare medians measured in that run, on the same "
         "server, with contenders alternating over the rounds. For “lower is better” rows the "
         "ratio is the baseline's value divided by the contender's.",

@@ -220,9 +220,10 @@ def test_construction_does_no_io_and_reads_no_settings():
             storage.url("x.txt")
 
 
-# --- the README's settings table is the options table ----------------------------------------
+# --- the settings reference (docs/reference/settings.md) is the options table -------------------
 
-README_TABLE_DEFAULTS = {
+SETTINGS_PAGE = Path(__file__).parent.parent / "docs" / "reference" / "settings.md"
+TABLE_DEFAULTS = {
     # Defaults that are another setting's value, or say more than the value.
     "MINIO_EXTERNAL_ENDPOINT": "`MINIO_ENDPOINT`",
     "MINIO_EXTERNAL_ENDPOINT_USE_HTTPS": "`MINIO_USE_HTTPS`",
@@ -232,10 +233,10 @@ README_TABLE_DEFAULTS = {
 }
 
 
-def readme_default(option) -> str:
-    """How the README's table writes an option's default."""
-    if option.setting in README_TABLE_DEFAULTS:
-        return README_TABLE_DEFAULTS[option.setting]
+def documented_default(option) -> str:
+    """How the settings reference writes an option's default."""
+    if option.setting in TABLE_DEFAULTS:
+        return TABLE_DEFAULTS[option.setting]
     value = option.default
     if option.required:
         return "required"
@@ -252,27 +253,34 @@ def readme_default(option) -> str:
     return f"`{value!r}`"
 
 
-def readme_settings_table() -> dict[str, str]:
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
-    section = readme.split("### Settings\n", 1)[1].strip().split("\n\n", 1)[0]
+def settings_table() -> dict[str, str]:
+    """The rows of the reference's "Every setting" table: setting name -> default column."""
+    section = SETTINGS_PAGE.read_text().split("## Every setting\n", 1)[1].strip()
     rows: dict[str, str] = {}
-    for line in section.splitlines()[2:]:
-        if not line.startswith("| `"):
-            break
+    for line in section.split("\n\n", 1)[0].splitlines()[2:]:
         names, default = line.split(" | ")[:2]
         for name in re.findall(r"`(MINIO_[A-Z_]+)`", names):
             rows[name] = default
     return rows
 
 
-def test_the_readme_lists_every_setting_with_its_default():
-    documented = readme_settings_table()
-    # The settings kept only so django-minio-backend settings files load have no row.
+def test_the_settings_reference_lists_every_setting_with_its_default():
+    documented = settings_table()
+    # The settings kept only so django-minio-backend settings files load have their own list.
     effective = [option for option in OPTIONS if option.field is not None]
 
     assert sorted(documented) == sorted(option.setting for option in effective)
     for option in effective:
-        assert documented[option.setting] == readme_default(option), option.setting
+        assert documented[option.setting] == documented_default(option), option.setting
+
+
+def test_the_settings_reference_lists_the_settings_that_have_no_effect():
+    page = SETTINGS_PAGE.read_text()
+    section = page.split("<!-- compatibility-settings -->")[1].split("<!--")[0]
+
+    assert set(re.findall(r"`(MINIO_[A-Z_]+)`", section)) == {
+        option.setting for option in OPTIONS if option.field is None
+    }
 
 
 def test_every_storage_config_field_comes_from_one_option():

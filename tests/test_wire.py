@@ -11,7 +11,7 @@ import async_minio_storage
 from async_minio_storage.wire import miniopy
 
 PACKAGE = Path(async_minio_storage.__file__).parent
-README = PACKAGE.parent / "README.md"
+INTERNALS = PACKAGE.parent / "docs" / "internals.md"  # the site's "How it works" page
 # The private members wire/miniopy.py's docstring lists, as ``Minio._execute``.
 LISTED = re.compile(
     r"``(Minio|InvalidResponseError|ClientSession|Credentials|BaseConnector|BaseSelectorEventLoop"
@@ -30,9 +30,9 @@ def listed_in_wire() -> set[str]:
     return {f"{owner}.{member}" for owner, member in LISTED.findall(miniopy.__doc__)}
 
 
-def test_the_readme_lists_the_private_members_the_wire_layer_lists():
-    readme = README.read_text()
-    section = readme.split("<!-- private-members -->")[1].split("<!-- /private-members -->")[0]
+def test_the_docs_list_the_private_members_the_wire_layer_lists():
+    page = INTERNALS.read_text()
+    section = page.split("<!-- private-members -->")[1].split("<!-- /private-members -->")[0]
 
     assert set(re.findall(r"`([A-Za-z]+\._[a-z_]+)`", section)) == listed_in_wire()
 

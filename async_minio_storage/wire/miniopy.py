@@ -47,8 +47,8 @@ connection then waits for its read timeout. So the child disowns them instead
   running, and the executor's lock may be held by a thread that is gone. Both are cleared so
   that the loop can be closed.
 
-The README lists the same members; ``tests/test_wire.py`` checks that the lists and the code
-agree and that no other module touches them.
+The docs list the same members (``docs/internals.md``); ``tests/test_wire.py`` checks that
+the lists and the code agree and that no other module touches them.
 """
 
 from __future__ import annotations
