@@ -35,9 +35,6 @@ from .errors import ObjectChanged
 from .errors import StorageUnavailable
 from .wire import ObjectRecord
 
-if TYPE_CHECKING:
-    pass
-
 DEFAULT_CHUNK_SIZE = File.DEFAULT_CHUNK_SIZE
 
 if TYPE_CHECKING:
@@ -294,7 +291,28 @@ class ObjectReader:
         sync_edge.call_on_loop(loop, response.release)
 
 
-class AsyncMinioFile:
+class ObjectDetails:
+    """What the ``GET`` that opened a file said of its object: both file classes show it."""
+
+    _reader: ObjectReader
+
+    @property
+    def content_type(self) -> str | None:
+        """The object's ``Content-Type``, None if the server sent none."""
+        return self._reader.content_type
+
+    @property
+    def etag(self) -> str | None:
+        """The object's ETag, quoted as HTTP sends it; every read asks for this version."""
+        return self._reader.etag
+
+    @property
+    def last_modified(self) -> datetime | None:
+        """When the object was last modified (aware, UTC); None if the server did not say."""
+        return self._reader.last_modified
+
+
+class AsyncMinioFile(ObjectDetails):
     """The file ``await storage.aopen(name)`` returns: every read is awaited.
 
     ::
@@ -320,21 +338,6 @@ class AsyncMinioFile:
     def size(self) -> int:
         """The object's size in bytes."""
         return self._reader.size
-
-    @property
-    def content_type(self) -> str | None:
-        """The object's ``Content-Type``, None if the server sent none."""
-        return self._reader.content_type
-
-    @property
-    def etag(self) -> str | None:
-        """The object's ETag, quoted as HTTP sends it; every read asks for this version."""
-        return self._reader.etag
-
-    @property
-    def last_modified(self) -> datetime | None:
-        """When the object was last modified (aware, UTC); None if the server did not say."""
-        return self._reader.last_modified
 
     def _check_open(self) -> None:
         if self.closed:

@@ -18,7 +18,6 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable
-from datetime import datetime
 from typing import IO
 from typing import TYPE_CHECKING
 from typing import Any
@@ -29,6 +28,7 @@ from django.core.exceptions import SynchronousOnlyOperation
 from django.core.files.base import File
 
 from .errors import StorageUnavailable
+from .files import ObjectDetails
 from .files import ObjectReader
 from .sync_edge import call_on_loop
 from .sync_edge import run_sync
@@ -308,7 +308,7 @@ def _buffered(reader: ObjectReader, read_ahead: int) -> IO[bytes]:
     return cast(IO[bytes], io.BufferedReader(stream, SYNC_BUFFER_SIZE))
 
 
-class MinioFile(_BytesFile):
+class MinioFile(ObjectDetails, _BytesFile):
     """The file ``storage.open(name)`` returns: a read-only Django ``File`` that streams.
 
     ``chunks()``, iteration and ``read(n)`` fetch bytes as they go, 1 MiB per trip through
@@ -336,21 +336,6 @@ class MinioFile(_BytesFile):
         self._read_ahead = read_ahead
         self._size = reader.size
         self.mode = "rb"
-
-    @property
-    def content_type(self) -> str | None:
-        """The object's ``Content-Type``, None if the server sent none."""
-        return self._reader.content_type
-
-    @property
-    def etag(self) -> str | None:
-        """The object's ETag, quoted as HTTP sends it; every read asks for this version."""
-        return self._reader.etag
-
-    @property
-    def last_modified(self) -> datetime | None:
-        """When the object was last modified (aware, UTC); None if the server did not say."""
-        return self._reader.last_modified
 
     def open(self, mode: str | None = None, *args: Any, **kwargs: Any) -> Self:
         if mode not in (None, "rb"):

@@ -20,6 +20,7 @@ failed build:
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import zlib
@@ -105,21 +106,22 @@ def write_inventories(app: Sphinx, config: Config) -> None:
         )
 
 
-def public_names() -> set[str]:
-    names = set()
+@functools.cache
+def exported() -> dict[str, Any]:
+    """Every public name (the ``__all__`` of :data:`PUBLIC_MODULES`), with its object."""
+    names: dict[str, Any] = {}
     for module_name in PUBLIC_MODULES:
         module = importlib.import_module(module_name)
-        exported = getattr(module, "__all__", None)
-        if exported is None:
+        if not hasattr(module, "__all__"):
             logger.warning("%s has no __all__: its public names are unknown", module_name)
             continue
-        names.update(f"{module_name}.{name}" for name in exported)
+        names.update({f"{module_name}.{name}": getattr(module, name) for name in module.__all__})
     return names
 
 
 def check_api_reference(app: Sphinx, env: BuildEnvironment) -> None:
     documented = set(env.get_domain("py").objects)  # type: ignore[attr-defined]
-    for name in sorted(public_names() - documented):
+    for name in sorted(exported().keys() - documented):
         logger.warning("public name %s is not in the API reference", name)
 
 
@@ -176,13 +178,14 @@ def check_internal_links(app: Sphinx, exception: BaseException | None) -> None:
 
 
 def hide_private_bases(app: Sphinx, name: str, obj: Any, options: Any, bases: list[type]) -> None:
-    """Leave out the package's private mixins from "Bases:" (their methods are documented on
-    the public class), so that no reference points at an undocumented class."""
+    """Leave the package's private mixins out of "Bases:" (their members are documented on the
+    public classes), so that no reference points at an undocumented class: a base from the
+    package stays only if a public module exports it."""
+    public = [value for value in exported().values() if isinstance(value, type)]
     bases[:] = [
         base
         for base in bases
-        if not base.__module__.startswith("async_minio_storage.")
-        or not base.__name__.endswith(("Probes", "Uploads"))
+        if not base.__module__.startswith("async_minio_storage.") or base in public
     ]
 
 
