@@ -47,11 +47,7 @@ async def upload(request: HttpRequest, contender: str, name: str) -> JsonRespons
     storage = _contenders[contender][0]
     content = ContentFile(request.body)
     key = f"asgi/{_RUN}/{contender}/{name}"
-    if contender == env.OURS_ASYNC:
-        stored = await storage.asave(key, content)
-    else:
-        stored = await sync_to_async(storage.save)(key, content)
-    return JsonResponse({"name": stored})
+    return JsonResponse({"name": await env.save_in_async_view(contender, storage, key, content)})
 
 
 async def download(request: HttpRequest, contender: str, name: str) -> HttpResponseBase:

@@ -12,6 +12,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from asgiref.sync import sync_to_async
+
 REPOSITORY = Path(__file__).resolve().parent.parent
 if str(REPOSITORY) not in sys.path:  # for tests.s3_server, the launcher the suite uses
     sys.path.insert(0, str(REPOSITORY))
@@ -225,6 +227,14 @@ def build_contenders(environment: Environment) -> dict[str, Any]:
         ),
         RAW_ASYNC: None,  # made on each loop: raw_async_client()
     }
+
+
+async def save_in_async_view(contender: str, storage: Any, name: str, content: Any) -> str:
+    """Store ``content`` as an async view must with each backend: ours awaits ``asave``; the
+    peers, which are synchronous, run ``save`` through ``sync_to_async``."""
+    if contender == OURS_ASYNC:
+        return await storage.asave(name, content)
+    return await sync_to_async(storage.save)(name, content)
 
 
 def remove_bucket(client: Any, bucket: str) -> None:

@@ -47,11 +47,7 @@ async def save(request: HttpRequest, contender: str, name: str) -> JsonResponse:
     storage = _contenders[contender][0]
     content = ContentFile(request.body)
     key = f"wsgi/{_RUN}/{contender}/{name}"
-    if contender == env.OURS_ASYNC:
-        stored = await storage.asave(key, content)
-    else:
-        stored = await sync_to_async(storage.save)(key, content)
-    return JsonResponse({"name": stored})
+    return JsonResponse({"name": await env.save_in_async_view(contender, storage, key, content)})
 
 
 def worker(request: HttpRequest) -> HttpResponse:
