@@ -28,6 +28,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
@@ -70,6 +71,15 @@ def wants_cluster() -> bool:
     if kind not in ("mini", "cluster"):
         raise RuntimeError(f"ASYNC_MINIO_TEST_SERVER is 'mini' or 'cluster', not {kind!r}")
     return kind == "cluster"
+
+
+def remove_grpc_sockets(ports: Iterable[int]) -> None:
+    """Delete the gRPC unix sockets SeaweedFS left for ``ports``: a killed server leaves them,
+    and a server started on the same port later fails on them. They always go to /tmp,
+    whatever TMPDIR says."""
+    for port in ports:
+        for leftover in Path("/tmp").glob(f"seaweedfs-*-grpc-{port}.sock"):
+            leftover.unlink(missing_ok=True)
 
 
 def free_ports(count: int) -> list[int]:
@@ -239,10 +249,7 @@ class SeaweedFS:
         self._remove_sockets()
 
     def _remove_sockets(self) -> None:
-        # The gRPC unix sockets always go to /tmp, whatever TMPDIR says.
-        for port in self.ports:
-            for leftover in Path("/tmp").glob(f"seaweedfs-*-grpc-{port}.sock"):
-                leftover.unlink(missing_ok=True)
+        remove_grpc_sockets(self.ports)
 
     def __enter__(self) -> S3Server:
         return self.start()

@@ -55,6 +55,7 @@ from .s3_server import SECRET_KEY
 from .s3_server import S3Server
 from .s3_server import SeaweedFS
 from .s3_server import free_ports
+from .s3_server import remove_grpc_sockets
 from .s3_server import weed_binary
 
 START_TIMEOUT = 60.0  # seconds each role is given to answer after it was started
@@ -317,11 +318,7 @@ class SeaweedCluster:
         }
 
     def _remove_sockets(self) -> None:
-        # The gRPC unix sockets always go to /tmp, whatever TMPDIR says.
-        for role in self.roles:
-            for port in role.ports:
-                for leftover in Path("/tmp").glob(f"seaweedfs-*-grpc-{port}.sock"):
-                    leftover.unlink(missing_ok=True)
+        remove_grpc_sockets(port for role in self.roles for port in role.ports)
 
     def __enter__(self) -> S3Server:
         return self.start()
@@ -347,9 +344,7 @@ class SeaweedCluster:
         role = self.volumes[index]
         if role.running:
             raise RuntimeError(f"{role.name} is running")
-        for port in role.ports:
-            for leftover in Path("/tmp").glob(f"seaweedfs-*-grpc-{port}.sock"):
-                leftover.unlink(missing_ok=True)
+        remove_grpc_sockets(role.ports)
         self._launch(role)
         self._wait(role, "/status", lambda: answers(role, "/status"))
         expected = len(list((role.directory / "data").glob("*.dat")))
